@@ -1,0 +1,280 @@
+"""The library: login, logout, get_credentials, composed from address, flow, transport, stores, config.
+
+Rule: no printing and no prompting here; the CLI is a thin shell over these functions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._address import logout_keys, matches_key, normalise
+from ._config import ConfigFile, config_path, entry_credentials, load, update
+from ._errors import HelperError, StoreError, TransportError, UsageError
+from ._settings import load_settings
+from ._types import Credentials
+from .stores.file import file_entry, find_entry_key, marker_entry
+from .stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
+
+if TYPE_CHECKING:
+    from ._transport import TransportOptions
+
+__all__ = [
+    "LoginOutcome",
+    "LogoutOutcome",
+    "get_credentials",
+    "login",
+    "logout",
+    "verify",
+]
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginOutcome:
+    """What a successful login did.
+
+    ``verified`` is False when the registry asked for no credentials at all (nothing was checked).
+    ``plaintext`` is True when a password was written into ``config.json`` (Docker's warning case).
+    """
+
+    server: str
+    username: str
+    store: str
+    config_path: Path
+    verified: bool
+    identity_token: bool
+    plaintext: bool
+    detected_store: str | None = None
+    rejected_defaults: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutOutcome:
+    """What a logout removed: ``removed`` lists ``store: key`` items; ``errors`` the erase failures."""
+
+    server: str
+    removed: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no erase failed."""
+        return not self.errors
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    identity_token: str | None
+    verified: bool
+    endpoint: str = field(default="")
+
+
+def _transport_options(
+    tls_verify: bool | None, cert_dir: PathLike | None, timeout: float
+) -> TransportOptions:
+    from ._transport import TransportOptions
+
+    settings = load_settings()
+    return TransportOptions(
+        tls_verify=tls_verify,
+        cert_dirs=(Path(cert_dir),) if cert_dir is not None else None,
+        insecure_registries=settings.insecure_registries,
+        timeout=timeout,
+    )
+
+
+def verify(
+    key: str,
+    creds: Credentials,
+    *,
+    tls_verify: bool | None = None,
+    cert_dir: PathLike | None = None,
+    scopes: Sequence[str] = (),
+    timeout: float = 15.0,
+) -> _Verified:
+    """Run the registry handshake for ``key`` with ``creds`` on each allowed endpoint in turn.
+
+    Raises AuthError when refused, TransportError when no endpoint could be reached.
+    """
+    from ._flow import login_flow
+    from ._transport import endpoints_for, open_session, run_flow
+
+    options = _transport_options(tls_verify, cert_dir, timeout)
+    failures: list[str] = []
+    for endpoint in endpoints_for(key, options):
+        try:
+            with open_session(endpoint, options) as session:
+                result = run_flow(session, login_flow(endpoint.url, creds, scopes=scopes), options)
+        except TransportError as exc:
+            failures.append(str(exc))
+            continue
+        return _Verified(result.identity_token, result.verified, endpoint.url)
+    raise TransportError(failures[-1] if len(failures) == 1 else "; ".join(failures))
+
+
+def _config_file(config: PathLike | None) -> Path:
+    return config_path(config)
+
+
+def login(
+    server: str | None = None,
+    username: str = "",
+    password: str = "",
+    *,
+    identity_token: str = "",
+    config: PathLike | None = None,
+    tls_verify: bool | None = None,
+    cert_dir: PathLike | None = None,
+    scopes: Sequence[str] = (),
+    timeout: float = 15.0,
+) -> LoginOutcome:
+    """Verify credentials against the registry and store them like ``docker login``.
+
+    With no username, password or identity token, the stored username+password is re-validated.
+
+    Raises:
+        UsageError: nothing given and nothing stored.
+        ConfigError: config.json unreadable or unwritable (nothing is written then).
+        AuthError / TransportError / ProtocolError: the registry refused or could not be reached.
+        StoreError: the credential store failed to save.
+    """
+    key = normalise(server)
+    path = _config_file(config)
+    load(path)  # strict: a broken file fails before any network traffic
+    if identity_token:
+        creds = Credentials(username=username, identity_token=identity_token, server=key)
+    elif username or password:
+        if not (username and password):
+            raise UsageError("both a username and a password are needed")
+        creds = Credentials(username=username, password=password, server=key)
+    else:
+        stored = get_credentials(key, config=config)
+        if stored is None or not stored.has_password:
+            raise UsageError(f"no stored username and password for {key}")
+        creds = Credentials(username=stored.username, password=stored.password, server=key)
+
+    checked = verify(
+        key, creds, tls_verify=tls_verify, cert_dir=cert_dir, scopes=scopes, timeout=timeout
+    )
+    token = checked.identity_token or ""
+    final = Credentials(
+        username=creds.username,
+        password="" if token else creds.password,
+        identity_token=token,
+        server=key,
+    )
+    chosen: list[StoreChoice] = []
+    detected: list[str | None] = []
+    rejected: list[str] = []
+
+    def change(cfg: ConfigFile) -> bool:
+        choice = choose_store(cfg, key)
+        new_store = ""
+        if choice.helper is None and not cfg.contains_auth():
+            helper, reasons = detect_default_store()
+            rejected.extend(reasons)
+            if helper is not None:
+                choice = StoreChoice(helper, "credsStore")
+                new_store = helper
+                detected.append(helper)
+        chosen.append(choice)
+        existing = cfg.auths().get(key)
+        if choice.helper is None:
+            entry = file_entry(final, existing)
+        else:
+            open_store(choice, path).store(final)
+            entry = marker_entry(existing)
+        changed = existing != entry
+        if changed:
+            cfg.set_auth(key, entry)
+        if new_store:
+            cfg.data["credsStore"] = new_store
+            changed = True
+        return changed
+
+    update(path, change)
+    choice = chosen[-1]
+    return LoginOutcome(
+        server=key,
+        username=final.username,
+        store=choice.name,
+        config_path=path,
+        verified=checked.verified,
+        identity_token=bool(token),
+        plaintext=choice.helper is None and bool(final.password),
+        detected_store=detected[-1] if detected else None,
+        rejected_defaults=tuple(rejected),
+    )
+
+
+def logout(server: str | None = None, *, config: PathLike | None = None) -> LogoutOutcome:
+    """Remove the credentials of ``server`` from its store and ``config.json``, truthfully.
+
+    Erases the key and the legacy spellings Docker erases (``http://host``, ``https://host``), in
+    the store each one maps to.  A helper that fails keeps its ``auths`` marker.
+    """
+    key = normalise(server)
+    path = _config_file(config)
+    removed: list[str] = []
+    errors: list[str] = []
+
+    def change(cfg: ConfigFile) -> bool:
+        removed.clear()
+        errors.clear()
+        changed = False
+        erased_helpers: set[tuple[str, str]] = set()
+        for variant in logout_keys(server):
+            choice = choose_store(cfg, variant)
+            helper_ok = True
+            if choice.helper is not None and (choice.helper, variant) not in erased_helpers:
+                erased_helpers.add((choice.helper, variant))
+                try:
+                    if open_store(choice, path).erase(variant):
+                        removed.append(f"{choice.helper}: {variant}")
+                except StoreError as exc:
+                    errors.append(f"{variant}: {exc}")
+                    helper_ok = False
+            if not helper_ok:
+                continue
+            for stored in list(cfg.auths()):
+                if stored == variant or matches_key(stored, key):
+                    if not entry_credentials(stored, cfg.auths()[stored]).is_empty:
+                        removed.append(f"file: {stored}")
+                    cfg.remove_auth(stored)
+                    changed = True
+        return changed
+
+    update(path, change)
+    return LogoutOutcome(server=key, removed=tuple(dict.fromkeys(removed)), errors=tuple(errors))
+
+
+def get_credentials(server: str | None = None, *, config: PathLike | None = None) -> Credentials | None:
+    """The stored credentials for ``server`` (file entry overlaid by its helper), or None.
+
+    Raises ConfigError for a broken config.json and HelperError when the helper fails.
+    """
+    key = normalise(server)
+    path = _config_file(config)
+    cfg = load(path)
+    found = find_entry_key(cfg, key)
+    base = entry_credentials(key, cfg.auths()[found]) if found is not None else Credentials(server=key)
+    choice = choose_store(cfg, key)
+    if choice.helper is not None:
+        try:
+            from_helper = open_store(choice, path).get(key)
+        except HelperError:
+            raise
+        if from_helper is not None:
+            base = Credentials(
+                username=from_helper.username,
+                password=from_helper.password,
+                identity_token=from_helper.identity_token,
+                registry_token=base.registry_token,
+                server=key,
+            )
+    return None if base.is_empty else base

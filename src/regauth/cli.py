@@ -1,0 +1,312 @@
+"""The ``regauth`` command: flags, prompts, Docker's messages and exit codes over the library.
+
+Rule: only argparse and the standard library at import time, so ``--help`` and the helper paths start
+fast; the library (and with it the HTTP stack) is imported when a command runs.
+Exit codes (docker-behaviour.md §1): 0 success, 1 failure, 125 bad flags or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import IO, NoReturn
+
+from ._errors import RegauthError, UsageError
+from ._version import __version__
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 125
+
+PASSWORD_CLI_WARNING = "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
+NON_TTY = "Error: cannot perform an interactive login from a non-TTY device"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports flag errors Docker's way (one line + a hint, exit 125)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.")
+
+
+def _tls_verify(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "t", "yes"):
+        return True
+    if lowered in ("0", "false", "f", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(
+        prog="regauth",
+        description="Log in to container registries and manage their credentials, without Docker.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="DIR",
+        help="location of the Docker client config directory (default: $DOCKER_CONFIG or ~/.docker)",
+    )
+    parser.add_argument("-D", "--debug", action="store_true", help="log HTTP requests (never secrets)")
+    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    login = sub.add_parser(
+        "login",
+        help="log in to a registry",
+        description="Log in to a registry. If no server is given, Docker Hub is used.",
+        usage="regauth login [OPTIONS] [SERVER]",
+    )
+    login.add_argument("server", nargs="?", metavar="SERVER")
+    login.add_argument("-u", "--username", help="username")
+    login.add_argument("-p", "--password", help="password (insecure: prefer --password-stdin)")
+    login.add_argument("--password-stdin", action="store_true", help="take the password from stdin")
+    login.add_argument(
+        "--identity-token-stdin",
+        action="store_true",
+        help="take an identity (refresh) token from stdin instead of a password",
+    )
+    login.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="validate against a scope, e.g. repository:NAME:pull (repeatable)",
+    )
+    login.add_argument(
+        "--tls-verify",
+        nargs="?",
+        const=True,
+        default=None,
+        type=_tls_verify,
+        metavar="BOOL",
+        help="require verified HTTPS (true), or allow insecure TLS and plain HTTP (false); "
+        "default: verify, except loopback and insecure-registries",
+    )
+    login.add_argument("--cert-dir", metavar="DIR", help="certs.d-style directory for this registry")
+    login.add_argument(
+        "--timeout", type=float, default=15.0, metavar="SECONDS", help="network timeout (default 15)"
+    )
+
+    logout = sub.add_parser(
+        "logout",
+        help="log out from a registry",
+        description="Log out from a registry. If no server is given, Docker Hub is used.",
+        usage="regauth logout [SERVER]",
+    )
+    logout.add_argument("server", nargs="?", metavar="SERVER")
+
+    helper = sub.add_parser(
+        "helper",
+        help="run a bundled credential helper (pass, secretservice, keyring)",
+        usage="regauth helper NAME ACTION",
+    )
+    helper.add_argument("name", choices=("pass", "secretservice", "keyring"))
+    helper.add_argument("action", nargs="?")
+    return parser
+
+
+def _read_stdin_secret(stdin: IO[str]) -> str:
+    """Read to EOF; strip exactly one trailing CRLF, LF or CR (docker-behaviour.md §1)."""
+    data = stdin.read()
+    for ending in ("\r\n", "\n", "\r"):
+        if data.endswith(ending):
+            data = data[: -len(ending)]
+            break
+    if not data.strip():
+        raise RegauthError("password is empty")
+    return data
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _plaintext_warning(path: object) -> None:
+    _warn(
+        f"\nWARNING! Your credentials are stored unencrypted in '{path}'.\n"
+        "Configure a credential helper to remove this warning. See\n"
+        "https://docs.docker.com/go/credential-store/\n"
+    )
+
+
+def _prompt_credentials(server: str, username: str | None, stored_user: str) -> tuple[str, str]:
+    import getpass
+
+    from ._address import HUB_KEY
+
+    if server == HUB_KEY:
+        print(
+            "Log in with your Docker ID or email address to push and pull images from Docker Hub. "
+            "If you don't have a Docker ID, head over to https://hub.docker.com/ to create one."
+        )
+    user = username or ""
+    if not user:
+        prompt = f"Username ({stored_user}): " if stored_user else "Username: "
+        user = input(prompt).strip() or stored_user
+        if not user:
+            raise UsageError("error: username is required")
+    password = getpass.getpass("Password: ").strip()
+    if not password:
+        raise UsageError("error: password is required")
+    return user, password
+
+
+def _report_login(outcome: object) -> None:
+    from ._api import LoginOutcome
+
+    assert isinstance(outcome, LoginOutcome)
+    for reason in outcome.rejected_defaults:
+        _warn(f"note: default credential helper not used: {reason}")
+    if not outcome.verified:
+        _warn(
+            f"WARNING! {outcome.server} asked for no credentials: they were stored but not verified."
+        )
+    if outcome.plaintext:
+        _plaintext_warning(outcome.config_path)
+    print("Login Succeeded")
+
+
+def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from . import _api
+    from ._address import normalise
+    from ._errors import AuthError
+
+    if args.password_stdin and args.identity_token_stdin:
+        raise RegauthError(
+            "conflicting options: cannot specify both --password-stdin and --identity-token-stdin"
+        )
+    if args.password is not None and (args.password_stdin or args.identity_token_stdin):
+        raise RegauthError(
+            "conflicting options: cannot specify both --password and --password-stdin"
+        )
+    if args.password_stdin and args.username is None:
+        raise RegauthError("the --password-stdin option requires --username to be set")
+    if args.username is not None and not args.username.strip():
+        raise RegauthError("username is empty")
+    if args.password is not None:
+        if not args.password:
+            raise RegauthError("password is empty")
+        _warn(PASSWORD_CLI_WARNING)
+    password = args.password or ""
+    token = ""
+    if args.password_stdin:
+        password = _read_stdin_secret(stdin)
+    elif args.identity_token_stdin:
+        token = _read_stdin_secret(stdin)
+
+    key = normalise(args.server)
+    common = {
+        "config": args.config,
+        "tls_verify": args.tls_verify,
+        "cert_dir": args.cert_dir,
+        "scopes": tuple(args.scope),
+        "timeout": args.timeout,
+    }
+    if token:
+        _report_login(
+            _api.login(key, args.username or "", identity_token=token, **common)  # type: ignore[arg-type]
+        )
+        return EXIT_OK
+
+    stored_user = ""
+    if args.username is None and not password:
+        stored = _api.get_credentials(key, config=args.config)
+        if stored is not None and stored.has_password:
+            stored_user = stored.username
+            _warn(f"Authenticating with existing credentials... [Username: {stored.username}]")
+            _warn(
+                "\n Info -> To login with a different account, run 'regauth logout' "
+                "followed by 'regauth login'\n"
+            )
+            try:
+                _report_login(_api.login(key, **common))  # type: ignore[arg-type]
+                return EXIT_OK
+            except AuthError:
+                _warn("Stored credentials invalid or expired")
+            except RegauthError as exc:
+                _warn(f"Login did not succeed, error: {exc}")
+        elif stored is not None:
+            stored_user = stored.username
+
+    username = args.username or ""
+    if not (username and password):
+        if not stdin.isatty():
+            raise RegauthError(NON_TTY)
+        username, password = _prompt_credentials(key, args.username, stored_user)
+    _report_login(_api.login(key, username, password, **common))  # type: ignore[arg-type]
+    return EXIT_OK
+
+
+def _cmd_logout(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from . import _api
+
+    outcome = _api.logout(args.server, config=args.config)
+    if outcome.removed:
+        print(f"Removing login credentials for {outcome.server}")
+    elif outcome.ok:
+        print(f"Not logged in to {outcome.server}")
+    if not outcome.ok:
+        _warn("WARNING: could not erase credentials:")
+        for line in outcome.errors:
+            _warn(line)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _cmd_helper(args: argparse.Namespace, stdin: IO[str]) -> int:
+    import importlib
+
+    module = importlib.import_module(
+        {"pass": "regauth.helpers.pass_", "secretservice": "regauth.helpers.secretservice",
+         "keyring": "regauth.helpers.keyring_"}[args.name]
+    )
+    helper_main: Callable[[list[str] | None], int] = module.main
+    return helper_main([args.action] if args.action else [])
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
+    "login": _cmd_login,
+    "logout": _cmd_logout,
+    "helper": _cmd_helper,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 failure, 125 usage)."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        _warn(str(exc))
+        return EXIT_USAGE
+    if args.version:
+        print(f"regauth version {__version__}")
+        return EXIT_OK
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    if args.debug or os.environ.get("REGAUTH_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, format="DEBUG %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args, sys.stdin)
+    except UsageError as exc:
+        _warn(str(exc))
+        return EXIT_USAGE
+    except RegauthError as exc:
+        _warn(str(exc))
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        _warn("login canceled" if args.command == "login" else "interrupted")
+        return 130
+    except EOFError:
+        _warn("error: input ended")
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Which store holds a registry's credentials: ``credHelpers`` → ``credsStore`` → file; default detection.
+
+Rule: choose like Docker, but pick a default helper only if it can actually serve (viability, not
+presence on PATH).  Sources: docker-behaviour.md §3 "Default store detection", §4; observed.md §4.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._config import ConfigFile
+from . import Store
+from .file import FileStore
+
+__all__ = ["DEFAULT_CANDIDATES", "StoreChoice", "choose_store", "detect_default_store", "open_store"]
+
+#: Docker's default helper candidates per platform, in order.
+DEFAULT_CANDIDATES: Mapping[str, tuple[str, ...]] = {
+    "darwin": ("osxkeychain",),
+    "win32": ("wincred",),
+    "linux": ("pass", "secretservice"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoreChoice:
+    """The store chosen for one key: ``helper`` suffix (None = file store) and the config key that chose it."""
+
+    helper: str | None
+    source: str  # "credHelpers" | "credsStore" | "file"
+
+    @property
+    def name(self) -> str:
+        """What a user sees in ``list``/``status``: ``file`` or the helper name."""
+        return self.helper or "file"
+
+
+def choose_store(cfg: ConfigFile, key: str) -> StoreChoice:
+    """``credHelpers[key]``, else ``credsStore``, else the file store (exact key, as Docker)."""
+    helper = cfg.cred_helpers().get(key, "")
+    if helper:
+        return StoreChoice(helper, "credHelpers")
+    if cfg.creds_store():
+        return StoreChoice(cfg.creds_store(), "credsStore")
+    return StoreChoice(None, "file")
+
+
+def open_store(choice: StoreChoice, config_path: Path, *, timeout: float = 30.0) -> Store:
+    """The Store object for a choice."""
+    if choice.helper is None:
+        return FileStore(config_path)
+    from .helper import HelperStore
+
+    return HelperStore(
+        choice.helper, timeout=timeout, config_key=f"{choice.source} in {config_path}"
+    )
+
+
+def _pass_viable(environ: Mapping[str, str], which: Callable[[str], str | None]) -> str | None:
+    if not which("pass") or not which("docker-credential-pass"):
+        return "pass or docker-credential-pass not on PATH"
+    store_dir = Path(environ.get("PASSWORD_STORE_DIR") or Path.home() / ".password-store")
+    gpg_id = store_dir / ".gpg-id"
+    try:
+        ids = [line.strip() for line in gpg_id.read_text().splitlines() if line.strip()]
+    except OSError:
+        return f"password store {store_dir} is not initialised (no .gpg-id; run 'pass init')"
+    gpg = which("gpg") or which("gpg2")
+    if not ids or gpg is None:
+        return "no gpg key for the password store"
+    try:
+        probe = subprocess.run(
+            [gpg, "--batch", "--list-secret-keys", *ids],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            env=dict(environ),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "gpg did not answer"
+    return None if probe.returncode == 0 else "no secret key for the password store's .gpg-id"
+
+
+def _helper_answers(
+    name: str, environ: Mapping[str, str], which: Callable[[str], str | None]
+) -> str | None:
+    path = which(f"docker-credential-{name}")
+    if not path:
+        return f"docker-credential-{name} not on PATH"
+    try:
+        probe = subprocess.run(
+            [path, "list"],
+            input=b"unused",
+            capture_output=True,
+            timeout=5,
+            env=dict(environ),
+            start_new_session=sys.platform != "win32",
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return f"docker-credential-{name} did not answer"
+    if probe.returncode != 0:
+        out = probe.stdout.decode("utf-8", "replace").strip().splitlines()
+        return f"docker-credential-{name}: {out[0] if out else 'exit status ' + str(probe.returncode)}"
+    return None
+
+
+def detect_default_store(
+    environ: Mapping[str, str] | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+    platform: str = sys.platform,
+) -> tuple[str | None, list[str]]:
+    """The default helper for a config with no ``auths``, ``credsStore`` or ``credHelpers``.
+
+    Returns (helper or None for the file store, reasons each rejected candidate cannot serve).
+    """
+    env = os.environ if environ is None else environ
+    reasons: list[str] = []
+    for name in DEFAULT_CANDIDATES.get(platform, DEFAULT_CANDIDATES["linux"]):
+        why = _pass_viable(env, which) if name == "pass" else _helper_answers(name, env, which)
+        if why is None:
+            return name, reasons
+        reasons.append(f"{name}: {why}")
+    return None, reasons
