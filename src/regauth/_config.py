@@ -1,0 +1,575 @@
+"""Docker's ``config.json``.  Rule: load strictly, keep every key in order, save locked and atomic.
+
+Source: docker-behaviour.md §3, observed.md §3.1, §3.7, §3.8, §8.  What Docker does and we keep:
+the location rules, the on-disk format (tab indent, Go escapes, no trailing newline), the save
+procedure (0700 dir, 0600 temp file in the target's directory, symlink target replaced, mode and
+owner copied, rename).  What Docker lacks and we add: unknown keys kept (at every level, in file
+order), an exclusive lock with a re-read under it, fsync of the file and its directory, and never a
+write over a file that failed to load (docker/cli#5075).
+
+Decisions:
+- ``null`` is accepted where Go accepts it for a typed field (``auths``, ``credsStore``,
+  ``credHelpers``, the entry string fields: read as absent); an ``auths`` entry must be an object.
+- Owner copy: like Docker, ``chown`` to the old file's uid/gid when both are > 0; a failure (not
+  permitted) is ignored as Docker ignores it: the file then belongs to the writer, mode copied.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import errno
+import json
+import math
+import os
+import re
+import secrets
+import stat
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+from ._lock import LockUnavailableError, file_lock
+from ._types import Credentials
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "MAX_CONFIG_SIZE",
+    "ConfigFile",
+    "config_dir",
+    "config_path",
+    "decode_auth",
+    "dumps",
+    "encode_auth",
+    "entry_credentials",
+    "load",
+    "update",
+]
+
+CONFIG_FILENAME = "config.json"
+MAX_CONFIG_SIZE = 16 * 1024 * 1024
+TEMP_INFIX = ".tmp-"
+_STALE_TEMP_SECONDS = 3600.0
+_ENTRY_STRING_FIELDS = ("auth", "identitytoken", "registrytoken")
+
+
+# --------------------------------------------------------------------------- location
+
+
+def config_dir(
+    override: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The config directory: ``--config DIR`` > ``$DOCKER_CONFIG`` > ``~/.docker``."""
+    if override is not None and os.fspath(override) != "":
+        return Path(override)
+    env = os.environ if environ is None else environ
+    value = env.get("DOCKER_CONFIG", "")
+    if value:
+        return Path(value)
+    return Path.home() / ".docker"
+
+
+def config_path(
+    override: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """``config_dir(...) / "config.json"``."""
+    return config_dir(override, environ) / CONFIG_FILENAME
+
+
+# --------------------------------------------------------------------------- auth field
+
+
+def encode_auth(username: str, password: str) -> str:
+    """The ``auth`` field: standard base64 of ``user:password``."""
+    return base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def decode_auth(value: str) -> tuple[str, str]:
+    """Split an ``auth`` field into (username, password) as Docker does.
+
+    Splits at the first ``:``, trims NULs from the password.  Raises ValueError, whose message never
+    contains the value, when it is not base64, has no ``:``, an empty username, or is not UTF-8.
+    """
+    cleaned = value.replace("\r", "").replace("\n", "")  # Go's StdEncoding skips these
+    try:
+        raw = base64.b64decode(cleaned.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ValueError("is not valid base64") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("is not valid UTF-8") from None
+    username, sep, password = text.partition(":")
+    if not sep:
+        raise ValueError("has no ':' separator")
+    if not username:
+        raise ValueError("has an empty username")
+    return username, password.strip("\x00")
+
+
+def _string_field(entry: Mapping[str, Any], name: str) -> str:
+    value = entry.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value
+
+
+def entry_credentials(key: str, entry: Mapping[str, Any]) -> Credentials:
+    """The credentials of an ``auths`` entry (``auth``, ``identitytoken``, ``registrytoken``)."""
+    auth = _string_field(entry, "auth")
+    username, password = decode_auth(auth) if auth else ("", "")
+    return Credentials(
+        username=username,
+        password=password,
+        identity_token=_string_field(entry, "identitytoken"),
+        registry_token=_string_field(entry, "registrytoken"),
+        server=key,
+    )
+
+
+# --------------------------------------------------------------------------- JSON text
+
+
+class _Number(float):
+    """A JSON float that remembers its original text, so it is written back unchanged."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Number:
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_GO_ESCAPE_RE = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
+
+
+def _go_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _GO_ESCAPES.get(char) or f"\\u{ord(char):04x}"  # lone surrogates stay escapes
+
+
+def _string(value: str) -> str:
+    return _GO_ESCAPE_RE.sub(_go_escape, json.dumps(value, ensure_ascii=False))
+
+
+def _encode(value: Any, level: int, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(_string(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, _Number):
+        out.append(value.text)
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("NaN and Infinity cannot be written to JSON")
+        out.append(repr(value))
+    elif isinstance(value, Mapping):
+        if not value:
+            out.append("{}")
+            return
+        inner = "\n" + "\t" * (level + 1)
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
+            out.append(("," if index else "") + inner + _string(key) + ": ")
+            _encode(item, level + 1, out)
+        out.append("\n" + "\t" * level + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        inner = "\n" + "\t" * (level + 1)
+        out.append("[")
+        for index, item in enumerate(value):
+            out.append(("," if index else "") + inner)
+            _encode(item, level + 1, out)
+        out.append("\n" + "\t" * level + "]")
+    else:
+        raise TypeError(f"cannot write a {type(value).__name__} to JSON")
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    """Docker's on-disk format: tab indent, ``": "``, no trailing newline, Go escapes, UTF-8 kept.
+
+    Go escapes ``<``, ``>``, ``&``, U+2028 and U+2029 as ``\\u00XX``.  Keys are written in the
+    mapping's order (Docker sorts ``auths``; :meth:`ConfigFile.set_auth` keeps a sorted one sorted).
+    """
+    out: list[str] = []
+    _encode(data, 0, out)
+    return "".join(out)
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(f"duplicate key {_string(key)} in a JSON object")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(text: str) -> Any:
+    return json.loads(
+        text, object_pairs_hook=_pairs_hook, parse_float=_Number, parse_constant=_reject_constant
+    )
+
+
+# --------------------------------------------------------------------------- the snapshot
+
+
+class ConfigFile:
+    """A parsed, validated snapshot of one ``config.json``.
+
+    ``data`` is the whole document in file order, unknown keys kept at every level.
+    """
+
+    __slots__ = ("data", "exists", "path")
+
+    def __init__(
+        self, path: Path, data: dict[str, Any] | None = None, exists: bool = False
+    ) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {} if data is None else data
+        self.exists = exists
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfigFile(path={str(self.path)!r}, exists={self.exists}, keys={list(self.data)!r})"
+        )
+
+    def auths(self) -> dict[str, dict[str, Any]]:
+        """The live ``auths`` object (created, as the first key, when absent)."""
+        auths = self.data.get("auths")
+        if not isinstance(auths, dict):
+            auths = {}
+            rest = {k: v for k, v in self.data.items() if k != "auths"}
+            self.data.clear()
+            self.data["auths"] = auths
+            self.data.update(rest)
+        return auths
+
+    def creds_store(self) -> str:
+        """``credsStore``, or ``""`` when unset."""
+        value = self.data.get("credsStore")
+        return value if isinstance(value, str) else ""
+
+    def cred_helpers(self) -> dict[str, str]:
+        """``credHelpers`` (host -> helper suffix): the live object, or an empty dict."""
+        value = self.data.get("credHelpers")
+        return value if isinstance(value, dict) else {}
+
+    def contains_auth(self) -> bool:
+        """Docker's ``ContainsAuth``: an ``auths`` entry, a ``credsStore`` or a ``credHelpers``."""
+        auths = self.data.get("auths")
+        return bool(auths) or bool(self.creds_store()) or bool(self.cred_helpers())
+
+    def set_auth(self, key: str, entry: dict[str, Any]) -> None:
+        """Insert or replace entry ``key``; a new key goes to its sorted place if sorted."""
+        auths = self.auths()
+        if key in auths or not auths:
+            auths[key] = entry
+            return
+        keys = list(auths)
+        if keys != sorted(keys):
+            auths[key] = entry
+            return
+        items = [*auths.items(), (key, entry)]
+        items.sort(key=lambda item: item[0])
+        auths.clear()
+        auths.update(items)
+
+    def remove_auth(self, key: str) -> bool:
+        """Remove the entry ``key``; True if it was there."""
+        auths = self.data.get("auths")
+        if isinstance(auths, dict) and key in auths:
+            del auths[key]
+            return True
+        return False
+
+
+def _validate(data: Any) -> None:
+    """Raise ValueError (one line, no secret) unless ``data`` is a config Docker could use."""
+    if not isinstance(data, dict):
+        raise ValueError(f"the top level must be a JSON object, not {_kind(data)}")
+    auths = data.get("auths")
+    if auths is not None:
+        if not isinstance(auths, dict):
+            raise ValueError(f'"auths" must be a JSON object, not {_kind(auths)}')
+        for key, entry in auths.items():
+            where = f"auths[{_string(key)}]"
+            if not isinstance(entry, dict):
+                raise ValueError(f"{where} must be a JSON object, not {_kind(entry)}")
+            for name in _ENTRY_STRING_FIELDS:
+                value = entry.get(name)
+                if value is not None and not isinstance(value, str):
+                    raise ValueError(f"{where}.{name} must be a string, not {_kind(value)}")
+            auth = entry.get("auth")
+            if auth:
+                try:
+                    decode_auth(auth)
+                except ValueError as exc:
+                    raise ValueError(f"{where}.auth {exc}") from None
+    store = data.get("credsStore")
+    if store is not None and not isinstance(store, str):
+        raise ValueError(f'"credsStore" must be a string, not {_kind(store)}')
+    helpers = data.get("credHelpers")
+    if helpers is not None:
+        if not isinstance(helpers, dict):
+            raise ValueError(f'"credHelpers" must be a JSON object, not {_kind(helpers)}')
+        for key, value in helpers.items():
+            if not isinstance(value, str):
+                raise ValueError(
+                    f"credHelpers[{_string(key)}] must be a string, not {_kind(value)}"
+                )
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _problem(exc: OSError) -> str:
+    code = exc.errno
+    if code == errno.ELOOP:
+        return "too many levels of symbolic links (symlink loop)"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if code == errno.EISDIR:
+        return "is a directory, not a file"
+    if code == errno.ENOTDIR:
+        return "a parent of the path is not a directory"
+    return exc.strerror or type(exc).__name__
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, or None when it does not exist (a dangling symlink counts as missing)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(_problem(exc)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ValueError("is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("is not a regular file")
+    if info.st_size > MAX_CONFIG_SIZE:
+        raise ValueError(f"file too large ({info.st_size} bytes; the limit is {MAX_CONFIG_SIZE})")
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(_problem(exc)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between stat and open
+            raise ValueError("is not a regular file")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_CONFIG_SIZE:
+                raise ValueError(f"file too large (more than {MAX_CONFIG_SIZE} bytes)")
+            chunks.append(chunk)
+    except OSError as exc:
+        raise ValueError(_problem(exc)) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _parse_bytes(raw: bytes) -> dict[str, Any]:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ValueError("starts with a UTF-8 byte order mark (BOM); remove it")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"invalid UTF-8 at byte {exc.start}") from None
+    if not text.strip():
+        raise ValueError("file is empty" if not text else "file holds only whitespace")
+    try:
+        data = _parse(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # duplicate keys, NaN/Infinity
+        raise ValueError(f"invalid JSON: {exc}") from None
+    _validate(data)
+    return data  # type: ignore[no-any-return]
+
+
+def _load(path: Path) -> tuple[ConfigFile, bytes | None]:
+    try:
+        raw = _read_bytes(path)
+        if raw is None:
+            return ConfigFile(path, {}, exists=False), None
+        data = _parse_bytes(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}", str(path)) from None
+    return ConfigFile(path, data, exists=True), raw
+
+
+def load(path: Path) -> ConfigFile:
+    """Load ``path`` strictly; a missing file is an empty ``ConfigFile(exists=False)``.
+
+    Any other problem raises :class:`ConfigError` with one line ``<path>: <problem>`` and no secret.
+    """
+    return _load(Path(path))[0]
+
+
+# --------------------------------------------------------------------------- save
+
+
+def _make_dirs(directory: Path) -> None:
+    """``MkdirAll(directory, 0700)``: every missing level created 0700; existing ones untouched."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for level in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(level, 0o700)
+
+
+def _fsync_dir(directory: Path) -> None:
+    if sys.platform == "win32":  # pragma: no cover - directories cannot be opened there
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _clean_stale_temps(directory: Path, name: str) -> None:
+    """Remove our temp files older than an hour (left by killed writers; they never block)."""
+    cutoff = time.time() - _STALE_TEMP_SECONDS
+    prefix = name + TEMP_INFIX
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if not entry.name.startswith(prefix):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    os.unlink(entry.path)
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    """Docker's save procedure plus fsync; ConfigError naming ``path``, the old file intact."""
+    target = Path(os.path.realpath(path))
+    directory = target.parent
+    temp = directory / f"{target.name}{TEMP_INFIX}{secrets.token_hex(8)}"
+    fd = -1
+    try:
+        _make_dirs(directory)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(temp, flags, 0o600)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        view = memoryview(content)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+        try:
+            old = os.stat(target)
+        except FileNotFoundError:
+            old = None
+        if old is not None and stat.S_ISREG(old.st_mode) and hasattr(os, "fchmod"):
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+            if hasattr(os, "fchown") and old.st_uid > 0 and old.st_gid > 0:
+                with contextlib.suppress(OSError):  # as Docker: not permitted -> the writer owns it
+                    os.fchown(fd, old.st_uid, old.st_gid)
+        os.close(fd)
+        fd = -1
+        os.replace(temp, target)
+    except OSError as exc:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise ConfigError(f"{path}: cannot write: {_problem(exc)}", str(path)) from None
+    _fsync_dir(directory)
+    _clean_stale_temps(directory, target.name)
+
+
+def update(path: Path, change: Callable[[ConfigFile], bool], *, lock_timeout: float = 30.0) -> bool:
+    """Read-modify-write ``path`` under its lock; return what ``change`` returned.
+
+    Takes the lock, re-reads strictly under it, calls ``change(cfg)`` (it mutates ``cfg`` and
+    returns True if it changed something) and, if so, saves atomically, unless the new text is
+    byte-identical to the file.  Never writes when the load fails.  Raises :class:`ConfigError`.
+    """
+    path = Path(path)
+    with contextlib.suppress(OSError):  # the lock file lives beside the real file
+        _make_dirs(Path(os.path.realpath(path)).parent)
+    try:
+        with file_lock(path, lock_timeout):
+            cfg, raw = _load(path)
+            changed = change(cfg)
+            if changed:
+                content = dumps(cfg.data).encode("utf-8")
+                if raw is None or content != raw:
+                    _write_atomic(path, content)
+            return changed
+    except LockUnavailableError as exc:
+        # No lock file possible (e.g. a read-only directory): a no-op change still succeeds.
+        cfg, _ = _load(path)
+        if change(cfg):
+            raise ConfigError(
+                f"{path}: cannot write: cannot create the lock file: {exc.reason}", str(path)
+            ) from None
+        return False
