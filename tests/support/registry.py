@@ -114,6 +114,11 @@ class Registry:
         """Process id of the registry, None when stopped."""
         return self.proc.pid if self.proc is not None else None
 
+    @property
+    def running(self) -> bool:
+        """Whether the registry process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
     # -- configuration --------------------------------------------------------------------
     def _write_htpasswd(self) -> None:
         assert self.htpasswd_path is not None
@@ -357,6 +362,11 @@ class RegistryStack:
     def log_path(self) -> Path:
         """Registry log (access log lines included)."""
         return self.registry.log_path
+
+    @property
+    def users(self) -> dict[str, str]:
+        """All users (name -> password) the registry or token server accepts."""
+        return dict(self.registry.users)
 
     @property
     def signer(self) -> Signer | None:

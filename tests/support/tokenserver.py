@@ -466,6 +466,11 @@ class TokenServerProcess:
         self.log_path = Path(config.log_path) if config.log_path else None
         self._cafile = cafile
 
+    @property
+    def running(self) -> bool:
+        """Whether the child process is still alive."""
+        return self._proc.poll() is None
+
     def requests(self) -> list[dict[str, Any]]:
         """Recorded token requests, read from the JSON-lines log."""
         if self.log_path is None or not self.log_path.exists():
