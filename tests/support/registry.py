@@ -181,7 +181,11 @@ class Registry:
     # -- life cycle -----------------------------------------------------------------------
     def _ready(self) -> bool:
         status, _, _ = http_status(
-            self.host, "/v2/", tls=self.tls, cafile=None if self.ca is None else str(self.ca_path)
+            self.host,
+            "/v2/",
+            tls=self.tls,
+            cafile=None if self.ca is None else str(self.ca_path),
+            timeout=0.5,
         )
         return status in (200, 401)
 

@@ -357,6 +357,13 @@ class _Server(ThreadingHTTPServer):
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore client disconnects and TLS handshake failures; report anything else."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     @property
     def base_url(self) -> str:
         scheme = "https" if self.service.config.tls_cert else "http"
