@@ -1,0 +1,248 @@
+"""Registry server addresses: storage key, endpoint host, logout keys.  Rule: pure, no I/O.
+
+Source: docker-behaviour.md §1 "Server address", "Logout", §4 "File store"; observed.md §3.3, §3.7.
+
+Decisions (where regauth deliberately differs from Docker, and why):
+
+* **Hub aliases.**  ``None``, ``""`` and every address whose host is ``docker.io``,
+  ``index.docker.io`` or ``registry-1.docker.io`` (any case, no port or port 443, any scheme, any
+  path: also ``https://index.docker.io/v1`` and ``docker.io/library/x``) map to :data:`HUB_KEY`,
+  for login **and** logout.  Docker maps only ``docker.io``/empty on login and only empty on
+  logout, so ``docker logout docker.io`` leaves the Hub credentials behind (docker/cli#7326).
+* **Case.**  The key keeps the spelling the user typed (Docker does not lower-case it, and helpers
+  look keys up by exact string); Hub detection and :func:`matches_key` ignore host case.
+* **Garbage is refused.**  An empty host, whitespace or control characters, ``user@``
+  credentials, a scheme other than http/https, an unbracketed IPv6 address or a bad port raise
+  :class:`~regauth.UsageError` (Docker would silently store such a key).  A message never repeats
+  userinfo (it may hold a password).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ._errors import UsageError
+
+__all__ = [
+    "HUB_ENDPOINT_HOST",
+    "HUB_KEY",
+    "endpoint_host",
+    "hostname",
+    "is_hub",
+    "is_loopback_literal",
+    "logout_keys",
+    "matches_key",
+    "normalise",
+    "split_host_port",
+]
+
+HUB_KEY = "https://index.docker.io/v1/"
+"""Docker's storage key for Docker Hub (``IndexServer``)."""
+
+HUB_ENDPOINT_HOST = "registry-1.docker.io"
+"""The host Docker really talks to for Hub logins."""
+
+_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+# Older Docker versions stored Hub credentials under these spellings; logout erases them too.
+_HUB_LEGACY_KEYS = (
+    "https://index.docker.io/v1",
+    "index.docker.io",
+    "registry-1.docker.io",
+    "docker.io",
+    "https://index.docker.io",
+    "https://registry-1.docker.io",
+)
+
+_MAX_ADDRESS = 2048
+_HOST_PUNCT = frozenset("-._")
+
+
+def _bad(server: str, why: str) -> UsageError:
+    shown = server if len(server) <= 200 else server[:200] + "…"
+    shown = "".join(ch if ch.isprintable() else "?" for ch in shown)
+    return UsageError(f"invalid registry address {shown!r}: {why}")
+
+
+def _split_scheme(server: str) -> tuple[str | None, str]:
+    """``("https", "rest")`` for ``https://rest``, ``(None, server)`` without ``://``."""
+    scheme, sep, rest = server.partition("://")
+    if not sep:
+        return None, server
+    return scheme, rest
+
+
+def _authority(server: str) -> str:
+    """Docker's ConvertToHostname, strict: host[:port] of ``server``; UsageError on garbage."""
+    if len(server) > _MAX_ADDRESS:
+        raise _bad(server, "too long")
+    scheme, rest = _split_scheme(server)
+    if scheme is not None and scheme.lower() not in ("http", "https"):
+        raise _bad(server, "only http:// and https:// addresses are supported")
+    end = len(rest)
+    stops = "/?#" if scheme is not None else "/"
+    for stop in stops:
+        idx = rest.find(stop)
+        if idx != -1:
+            end = min(end, idx)
+    auth = rest[:end]
+    if "@" in auth:
+        # Never echo the input: user:password@ may be in it.
+        raise UsageError("invalid registry address: credentials in the address are not supported")
+    _validate_authority(server, auth)
+    return auth
+
+
+def _validate_authority(server: str, auth: str) -> None:
+    host, port = _split_raw(server, auth)
+    if port is not None and (not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536):
+        raise _bad(server, "bad port")
+    if host.startswith("["):
+        inner = host[1:-1]
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            raise _bad(server, "bad IPv6 address") from None
+        return
+    if not host:
+        raise _bad(server, "empty host")
+    for ch in host:
+        if not (ch.isalnum() or ch in _HOST_PUNCT):
+            raise _bad(server, f"character {ch!r} not allowed in a host name")
+    if not any(ch.isalnum() for ch in host):
+        raise _bad(server, "host name has no letters or digits")
+
+
+def _split_raw(server: str, auth: str) -> tuple[str, str | None]:
+    """``(host, port-text|None)``; the host keeps IPv6 brackets."""
+    if auth.startswith("["):
+        close = auth.find("]")
+        if close == -1:
+            raise _bad(server, "unclosed '[' in IPv6 address")
+        host, after = auth[: close + 1], auth[close + 1 :]
+        if not after:
+            return host, None
+        if not after.startswith(":"):
+            raise _bad(server, "junk after IPv6 address")
+        return host, after[1:]
+    if auth.count(":") > 1:
+        raise _bad(server, "an IPv6 address must be written in brackets, e.g. [::1]:5000")
+    host, sep, port = auth.partition(":")
+    return host, (port if sep else None)
+
+
+def _is_hub_authority(auth: str) -> bool:
+    host, sep, port = auth.rpartition(":") if auth.count(":") == 1 else (auth, "", "")
+    if not sep:
+        host = auth
+    host = host.lower().rstrip(".")
+    return host in _HUB_HOSTS and (not sep or port == "443")
+
+
+def normalise(server: str | None) -> str:
+    """The storage key for ``server``: :data:`HUB_KEY` for Hub, else ``host[:port]``.
+
+    Raises:
+        UsageError: the address is garbage (see the module docstring).
+    """
+    if server is None or server == "" or server == HUB_KEY:
+        return HUB_KEY
+    auth = _authority(server)
+    if _is_hub_authority(auth):
+        return HUB_KEY
+    return auth
+
+
+def is_hub(server: str | None) -> bool:
+    """True when ``server`` names Docker Hub (never raises; garbage is not Hub)."""
+    try:
+        return normalise(server) == HUB_KEY
+    except UsageError:
+        return False
+
+
+def hostname(server: str) -> str:
+    """Docker's lenient ConvertToHostname: drop ``http(s)://``, cut at the first ``/``."""
+    scheme, rest = _split_scheme(server)
+    if scheme is not None and scheme.lower() in ("http", "https"):
+        server = rest
+    return server.split("/", 1)[0]
+
+
+def endpoint_host(key: str) -> str:
+    """The host[:port] to contact for storage key ``key`` (Hub → :data:`HUB_ENDPOINT_HOST`)."""
+    return HUB_ENDPOINT_HOST if key == HUB_KEY else key
+
+
+def logout_keys(server: str | None) -> list[str]:
+    """The keys ``logout server`` erases, in order, without duplicates.
+
+    Docker erases ``arg``, ``hostname(arg)``, ``http://host``, ``https://host``
+    (docker-behaviour.md §1 Logout, observed.md §3.7).  regauth erases the normalised key first,
+    then the argument as typed (when it differs), then ``http://host`` and ``https://host``; for
+    Hub, :data:`HUB_KEY` then the spellings older Docker versions stored
+    (``https://index.docker.io/v1``, ``index.docker.io``, ``registry-1.docker.io``,
+    ``docker.io``, ``https://index.docker.io``, ``https://registry-1.docker.io``).
+
+    Raises:
+        UsageError: the address is garbage.
+    """
+    key = normalise(server)
+    keys = [key]
+    if server and server != key:
+        keys.append(server)
+    if key == HUB_KEY:
+        keys.extend(_HUB_LEGACY_KEYS)
+    else:
+        keys.extend((f"http://{key}", f"https://{key}"))
+    seen: set[str] = set()
+    out: list[str] = []
+    for k in keys:
+        if k not in seen:
+            seen.add(k)
+            out.append(k)
+    return out
+
+
+def matches_key(stored_key: str, key: str) -> bool:
+    """True when stored entry ``stored_key`` belongs to key ``key`` (file-store legacy lookup).
+
+    Exact match; else Docker's ``ConvertToHostname(stored_key) == key``, compared
+    case-insensitively; else both name Docker Hub.  Never raises, whatever ``stored_key`` holds.
+    """
+    if stored_key == key:
+        return True
+    if hostname(stored_key).lower() == key.lower():
+        return True
+    return key == HUB_KEY and is_hub(stored_key)
+
+
+def split_host_port(key: str) -> tuple[str, int | None]:
+    """``(host, port)`` of a storage key; IPv6 hosts lose their brackets; Hub → its endpoint host.
+
+    Raises:
+        UsageError: ``key`` is not a valid host[:port].
+    """
+    auth = _authority(endpoint_host(key))
+    host, port = _split_raw(key, auth)
+    if host.startswith("["):
+        host = host[1:-1]
+    return host, (int(port) if port is not None else None)
+
+
+def is_loopback_literal(host: str) -> bool | None:
+    """True/False for IP literals, True for ``localhost``/``*.localhost``, else None.
+
+    ``None`` means "a name: the transport must resolve it".  ``host`` may carry IPv6 brackets.
+    """
+    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    name = text.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped.is_loopback
+    return addr.is_loopback

@@ -1,0 +1,269 @@
+"""Tests of regauth._address: storage keys, Hub aliases, logout keys, loopback literals."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from regauth._address import (
+    HUB_ENDPOINT_HOST,
+    HUB_KEY,
+    endpoint_host,
+    hostname,
+    is_hub,
+    is_loopback_literal,
+    logout_keys,
+    matches_key,
+    normalise,
+    split_host_port,
+)
+from regauth._errors import RegauthError, UsageError
+
+# (input, key).  Sources: docker-behaviour.md §1 "Server address", observed.md §3.3.
+KEY_TABLE = [
+    # Hub: Docker maps only None/""/docker.io; regauth maps every Hub spelling (cli#7326).
+    (None, HUB_KEY),
+    ("", HUB_KEY),
+    ("docker.io", HUB_KEY),
+    ("index.docker.io", HUB_KEY),
+    ("registry-1.docker.io", HUB_KEY),
+    ("https://index.docker.io/v1", HUB_KEY),
+    ("https://index.docker.io/v1/", HUB_KEY),
+    ("https://index.docker.io", HUB_KEY),
+    ("http://index.docker.io", HUB_KEY),
+    ("https://registry-1.docker.io/v2/", HUB_KEY),
+    ("docker.io/library/alpine", HUB_KEY),
+    ("DOCKER.IO", HUB_KEY),
+    ("Index.Docker.IO:443", HUB_KEY),
+    ("docker.io.", HUB_KEY),
+    # observed.md §3.3
+    ("localhost:5000", "localhost:5000"),
+    ("https://127.0.0.1:5000", "127.0.0.1:5000"),
+    ("https://127.0.0.1:5000/", "127.0.0.1:5000"),
+    ("https://127.0.0.1:5000/v2/", "127.0.0.1:5000"),
+    ("http://127.0.0.1:5000", "127.0.0.1:5000"),
+    ("127.0.0.1:5000", "127.0.0.1:5000"),
+    # docker-behaviour.md §1: with :// keep host[:port]; else cut at the first '/'.
+    ("https://reg.example:5000/foo/", "reg.example:5000"),
+    ("reg.example/some/path", "reg.example"),
+    ("reg.example:5000/", "reg.example:5000"),
+    ("reg.example", "reg.example"),
+    ("https://reg.example?x=1", "reg.example"),
+    ("https://reg.example#frag", "reg.example"),
+    ("HTTPS://reg.example", "reg.example"),
+    # IPv6, bracketed
+    ("[::1]:5000", "[::1]:5000"),
+    ("[::1]", "[::1]"),
+    ("https://[::1]:5000/foo", "[::1]:5000"),
+    ("[2001:db8::1]:443", "[2001:db8::1]:443"),
+    # Case kept (helpers look keys up by exact string); Docker does not lower-case either.
+    ("Reg.Example:5000", "Reg.Example:5000"),
+    ("https://Reg.Example:5000/V2/", "Reg.Example:5000"),
+    # Not Hub: another port, or a look-alike.
+    ("docker.io:5000", "docker.io:5000"),
+    ("notdocker.io", "notdocker.io"),
+    ("my_registry.internal", "my_registry.internal"),
+    ("bücher.example", "bücher.example"),
+]
+
+
+@pytest.mark.parametrize(("server", "key"), KEY_TABLE)
+def test_normalise_table(server: str | None, key: str) -> None:
+    """docker-behaviour.md §1 "Server address", observed.md §3.3, plus regauth's Hub aliases."""
+    assert normalise(server) == key
+
+
+BAD = [
+    "reg example",
+    " reg.example",
+    "reg.example ",
+    "reg\x00example",
+    "reg\nexample",
+    "reg.example:",
+    "reg.example:0",
+    "reg.example:65536",
+    "reg.example:99999999999999999999",
+    "reg.example:http",
+    "reg.example:５０００",
+    ":5000",
+    "/path",
+    "https://",
+    "https:///v2/",
+    "ftp://reg.example",
+    "::1",
+    "::1:5000",
+    "[::1",
+    "[::1]x",
+    "[not-ipv6]:5000",
+    "[::1]:",
+    "a" * 5000,
+    "...",
+    "reg.example\t",
+]
+
+
+@pytest.mark.parametrize("server", BAD)
+def test_normalise_rejects_garbage(server: str) -> None:
+    """Garbage raises UsageError naming the input (printable, truncated)."""
+    with pytest.raises(UsageError) as info:
+        normalise(server)
+    message = str(info.value)
+    assert "invalid registry address" in message
+    assert message.isprintable()
+    assert len(message) < 400
+
+
+def test_normalise_never_echoes_userinfo() -> None:
+    """A user:password@ in the address is refused without repeating the password."""
+    for server in (
+        "https://user:s3cret@reg.example",
+        "user:s3cret@reg.example",
+        "u:s3cret@[::1]:5000",
+    ):
+        with pytest.raises(UsageError) as info:
+            normalise(server)
+        assert "s3cret" not in str(info.value)
+
+
+def test_endpoint_host() -> None:
+    """Hub is contacted at registry-1.docker.io (docker-behaviour.md §2 Endpoints)."""
+    assert endpoint_host(HUB_KEY) == HUB_ENDPOINT_HOST == "registry-1.docker.io"
+    assert endpoint_host("127.0.0.1:5000") == "127.0.0.1:5000"
+
+
+def test_logout_keys_plain_host() -> None:
+    """observed.md §3.7: SERVER, hostname, http://host, https://host; duplicates collapsed."""
+    assert logout_keys("127.0.0.1:5000") == [
+        "127.0.0.1:5000",
+        "http://127.0.0.1:5000",
+        "https://127.0.0.1:5000",
+    ]
+
+
+def test_logout_keys_url_argument_keeps_argument() -> None:
+    """observed.md §3.7: `logout https://127.0.0.1:PORT/` also erases the argument as typed."""
+    assert logout_keys("https://127.0.0.1:5000/") == [
+        "127.0.0.1:5000",
+        "https://127.0.0.1:5000/",
+        "http://127.0.0.1:5000",
+        "https://127.0.0.1:5000",
+    ]
+
+
+@pytest.mark.parametrize(
+    "server", [None, "", "docker.io", "index.docker.io", "https://index.docker.io/v1/"]
+)
+def test_logout_keys_hub(server: str | None) -> None:
+    """Every Hub spelling erases the Hub key first (better than Docker: cli#7326), then legacy."""
+    keys = logout_keys(server)
+    assert keys[0] == HUB_KEY
+    for legacy in (
+        "https://index.docker.io/v1",
+        "index.docker.io",
+        "docker.io",
+        "registry-1.docker.io",
+    ):
+        assert legacy in keys
+    assert len(keys) == len(set(keys))
+
+
+def test_logout_keys_rejects_garbage() -> None:
+    """Logout of a garbage address is a usage error, not a silent no-op."""
+    with pytest.raises(UsageError):
+        logout_keys("bad host")
+
+
+@pytest.mark.parametrize(
+    ("stored", "key", "expected"),
+    [
+        ("127.0.0.1:5000", "127.0.0.1:5000", True),
+        ("https://127.0.0.1:5000", "127.0.0.1:5000", True),
+        ("http://127.0.0.1:5000/v1/", "127.0.0.1:5000", True),
+        ("https://Reg.Example:5000/", "reg.example:5000", True),
+        ("127.0.0.1:5001", "127.0.0.1:5000", False),
+        ("https://index.docker.io/v1/", HUB_KEY, True),
+        ("index.docker.io", HUB_KEY, True),
+        ("https://index.docker.io/v1", HUB_KEY, True),
+        ("docker.io", HUB_KEY, True),
+        ("reg.example", HUB_KEY, False),
+        ("garbage key with spaces", HUB_KEY, False),
+        ("", "reg.example", False),
+    ],
+)
+def test_matches_key(stored: str, key: str, expected: bool) -> None:
+    """docker-behaviour.md §4 File store: ConvertToHostname(stored) == key, plus Hub."""
+    assert matches_key(stored, key) is expected
+
+
+def test_hostname_is_dockers_lenient_convert() -> None:
+    """docker-behaviour.md §1: strip http(s)://, cut at the first '/'; never raises."""
+    assert hostname("https://reg.example:5000/foo/") == "reg.example:5000"
+    assert hostname("reg.example/x") == "reg.example"
+    assert hostname("weird key") == "weird key"
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("127.0.0.1:5000", ("127.0.0.1", 5000)),
+        ("localhost", ("localhost", None)),
+        ("[::1]:5000", ("::1", 5000)),
+        ("[::1]", ("::1", None)),
+        (HUB_KEY, ("registry-1.docker.io", None)),
+    ],
+)
+def test_split_host_port(key: str, expected: tuple[str, int | None]) -> None:
+    """Host without brackets, port as int or None."""
+    assert split_host_port(key) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:10.0.0.1", False),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("foo.localhost", True),
+        ("10.0.0.1", False),
+        ("0.0.0.0", False),
+        ("2001:db8::1", False),
+        ("example.com", None),
+        ("localhost.example.com", None),
+        ("", None),
+    ],
+)
+def test_is_loopback_literal(host: str, expected: bool | None) -> None:
+    """docker-behaviour.md §2: 127.0.0.0/8 and ::1 are loopback; names are the transport's job."""
+    assert is_loopback_literal(host) is expected
+
+
+def test_is_hub() -> None:
+    """is_hub never raises."""
+    assert is_hub("docker.io") and is_hub(None)
+    assert not is_hub("bad host") and not is_hub("127.0.0.1:5000")
+
+
+@given(st.text(max_size=300))
+def test_normalise_only_raises_regauth_errors(server: str) -> None:
+    """Property: arbitrary text gives a key or a UsageError, nothing else; keys are stable."""
+    try:
+        key = normalise(server)
+    except RegauthError as exc:
+        assert isinstance(exc, UsageError)
+        return
+    assert normalise(key) == key
+    assert matches_key(key, key)
+    assert logout_keys(server)[0] == key
+
+
+@given(st.text(max_size=100), st.text(max_size=100))
+def test_matches_key_never_raises(stored: str, key: str) -> None:
+    """Property: legacy lookup accepts anything a config file may hold."""
+    assert isinstance(matches_key(stored, key), bool)
+    assert isinstance(is_loopback_literal(stored), (bool, type(None)))
