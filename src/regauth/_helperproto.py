@@ -6,7 +6,10 @@ Rule: no I/O here.  Source: docker-behaviour.md §4-§5, observed.md §5 (Go hel
 from __future__ import annotations
 
 import json
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: helpers import this module; typing costs start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "ACTIONS",

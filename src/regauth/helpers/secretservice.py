@@ -1,0 +1,188 @@
+"""docker-credential-regauth-secretservice.  Rule: items byte-compatible with Go 0.6.4's.
+
+Talks the freedesktop Secret Service API over the D-Bus session bus with ``jeepney`` (imported
+only when an action needs the bus), using a ``plain`` session.  Items (observed.md §5): in the
+``default`` collection, label = ServerURL, attributes exactly ``label="Docker Credentials"``,
+``server``, ``username``, ``docker_cli="1"``, ``xdg:schema="io.docker.Credentials"``, secret with
+content type ``text/plain``.
+
+Documented choices and differences from the Go helper:
+
+* ``store`` replaces the server's entry: the item of the same server+username is replaced and
+  items of the same server with another username are deleted (Go keeps them).
+* ``get`` considers items matching ``server`` + ``docker_cli=1`` with the Docker schema (as Go);
+  when several match (written by the Go helper) it picks the most recently modified one, ties
+  broken by the smallest username (Go picks the last one the service returns).
+* ``list`` is keyed by the ``server`` attribute (Go reports item labels).
+* A locked collection is unlocked with ``Unlock`` only when that needs no prompt; otherwise the
+  action fails with one line (this helper never shows UI).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .._helperproto import LABEL
+from . import Backend, BackendError, serve
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+__all__ = ["NAME", "SCHEMA", "SecretServiceBackend", "main"]
+
+NAME = "docker-credential-regauth-secretservice"
+SCHEMA = "io.docker.Credentials"
+_BUS = "org.freedesktop.secrets"
+_ROOT = "/org/freedesktop/secrets"
+_SERVICE = "org.freedesktop.Secret.Service"
+_COLLECTION = "org.freedesktop.Secret.Collection"
+_ITEM = "org.freedesktop.Secret.Item"
+_PROPS = "org.freedesktop.DBus.Properties"
+_TIMEOUT = 25.0
+
+
+class SecretServiceBackend(Backend):
+    """Docker credentials as Secret Service items (session bus from the environment)."""
+
+    def __init__(self) -> None:
+        self._conn: Any = None
+        self._session = ""
+
+    # -- D-Bus plumbing --------------------------------------------------------------------------
+    def _call(
+        self, path: str, iface: str, method: str, sig: str | None = None, body: Any = ()
+    ) -> Any:
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+
+        if self._conn is None:
+            self._connect()
+        msg = new_method_call(DBusAddress(path, bus_name=_BUS, interface=iface), method, sig, body)
+        try:
+            return unwrap_msg(self._conn.send_and_get_reply(msg, timeout=_TIMEOUT))
+        except DBusErrorResponse as exc:
+            detail = exc.data[0] if exc.data and isinstance(exc.data[0], str) else exc.name
+            raise BackendError(str(detail)) from None
+        except TimeoutError:
+            raise BackendError(f"no answer from {_BUS} within {_TIMEOUT:g} s") from None
+
+    def _connect(self) -> None:
+        from jeepney.io.blocking import open_dbus_connection
+
+        if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            raise BackendError(
+                "cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset"
+            )
+        try:
+            self._conn = open_dbus_connection(bus="SESSION")
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot reach the D-Bus session bus: {exc}") from None
+        _, self._session = self._call(_ROOT, _SERVICE, "OpenSession", "sv", ("plain", ("s", "")))
+
+    def _prop(self, path: str, iface: str, name: str) -> Any:
+        return self._call(path, _PROPS, "Get", "ss", (iface, name))[0][1]
+
+    def _unlock(self, paths: list[str], what: str) -> None:
+        if not paths:
+            return
+        _, prompt = self._call(_ROOT, _SERVICE, "Unlock", "ao", (paths,))
+        if prompt != "/":
+            raise BackendError(f"Cannot {what} in a locked collection (unlocking needs a prompt)")
+
+    def _search(self, attributes: dict[str, str]) -> list[str]:
+        unlocked, locked = self._call(_ROOT, _SERVICE, "SearchItems", "a{ss}", (attributes,))
+        return list(unlocked) + list(locked)
+
+    def _docker_items(self, server: str) -> list[tuple[str, dict[str, str]]]:
+        items = []
+        for path in self._search({"server": server, "docker_cli": "1"}):
+            attrs = dict(self._prop(path, _ITEM, "Attributes"))
+            if attrs.get("xdg:schema") == SCHEMA:  # as Go: other schemas are invisible
+                items.append((path, attrs))
+        return items
+
+    def _default_collection(self) -> str:
+        (path,) = self._call(_ROOT, _SERVICE, "ReadAlias", "s", ("default",))
+        if path == "/":
+            raise BackendError("the Secret Service has no default collection")
+        if self._prop(path, _COLLECTION, "Locked"):
+            self._unlock([path], "create an item")
+        return str(path)
+
+    # -- Backend ---------------------------------------------------------------------------------
+    def add(self, server: str, username: str, secret: str) -> None:
+        """Create (or replace) the item of server+username; drop the server's other items."""
+        collection = self._default_collection()
+        attrs = {
+            "label": LABEL,
+            "server": server,
+            "username": username,
+            "docker_cli": "1",
+            "xdg:schema": SCHEMA,
+        }
+        props = {
+            _ITEM + ".Label": ("s", server),
+            _ITEM + ".Attributes": ("a{ss}", attrs),
+        }
+        value = (self._session, b"", secret.encode("utf-8"), "text/plain")
+        item, prompt = self._call(
+            collection, _COLLECTION, "CreateItem", "a{sv}(oayays)b", (props, value, True)
+        )
+        if item == "/" or prompt != "/":
+            raise BackendError("Cannot create an item in a locked collection")
+        for path, other in self._docker_items(server):
+            if path != item and other.get("username") != username:
+                self._call(path, _ITEM, "Delete")
+
+    def get(self, server: str) -> tuple[str, str] | None:
+        """The newest Docker item of ``server`` (see module docstring); empty secret = none."""
+        items = self._docker_items(server)
+        if not items:
+            return None
+        if len(items) > 1:
+            ranked = [
+                (-int(self._prop(p, _ITEM, "Modified")), a.get("username", ""), p, a)
+                for p, a in items
+            ]
+            ranked.sort(key=lambda r: (r[0], r[1]))
+            items = [(ranked[0][2], ranked[0][3])]
+        path, attrs = items[0]
+        if self._prop(path, _ITEM, "Locked"):
+            self._unlock([path], "read an item")
+        (value,) = self._call(path, _ITEM, "GetSecret", "o", (self._session,))
+        try:
+            secret = bytes(value[2]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BackendError("stored secret is not valid UTF-8") from None
+        if not secret:
+            return None
+        return attrs.get("username", ""), secret
+
+    def delete(self, server: str) -> None:
+        """Delete every Docker item of ``server``."""
+        for path, _ in self._docker_items(server):
+            (prompt,) = self._call(path, _ITEM, "Delete")
+            if prompt != "/":
+                raise BackendError("Cannot delete an item in a locked collection")
+
+    def list(self) -> dict[str, str]:
+        """server attribute -> username of every item labelled ``Docker Credentials``."""
+        result: dict[str, str] = {}
+        for path in self._search({"label": LABEL}):
+            attrs = dict(self._prop(path, _ITEM, "Attributes"))
+            server = attrs.get("server")
+            if server and server not in result:
+                result[server] = attrs.get("username", "account not defined")
+        return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``docker-credential-regauth-secretservice``."""
+    return serve(SecretServiceBackend, NAME, argv, None, None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
