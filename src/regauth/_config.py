@@ -433,7 +433,7 @@ def _parse_bytes(raw: bytes) -> dict[str, Any]:
         data = _parse(text)
     except json.JSONDecodeError as exc:
         raise ValueError(
-            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            f"invalid JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
         raise ValueError("invalid JSON: nested too deeply") from None

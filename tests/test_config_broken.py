@@ -1,0 +1,116 @@
+"""Broken config files: load and update refuse with one line naming the file; nothing is written.
+
+Reference: docker-behaviour.md §3 (Docker overwrites a malformed file, docker/cli#5075: we refuse),
+observed.md §8 (a truncated file plus a `docker login` lost the existing entries).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from regauth._config import load, update
+from regauth._errors import ConfigError
+from tests.support.brokenfiles import BrokenCase, corpus, privilege_drop_prefix, probe, snapshot
+from tests.support.require import require
+
+CASES = corpus(Path(tempfile.gettempdir()))
+
+
+def test_corpus_is_large_and_named_uniquely() -> None:
+    """The corpus covers at least 20 kinds of broken file, each with a distinct name."""
+    names = [case.name for case in CASES]
+    assert len(names) == len(set(names))
+    assert sum(case.load_fails for case in CASES) >= 20
+
+
+def _check_message(message: str, path: Path, case: BrokenCase) -> None:
+    assert "\n" not in message and "\r" not in message, message
+    assert message.startswith(f"{path}: "), message
+    assert case.expect in message, (case.expect, message)
+    for secret in case.secrets:
+        assert secret not in message
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_broken_file_is_refused_and_left_untouched(case: BrokenCase, tmp_path: Path) -> None:
+    """docker-behaviour.md §3: never write over a file that failed to load; one line, no secret."""
+    if case.posix_only and sys.platform == "win32":
+        pytest.skip("cannot be built on Windows")
+    if case.needs_unprivileged:
+        prefix = privilege_drop_prefix()
+        require(prefix is not None, "setpriv is needed to test permission errors as root")
+    directory = tmp_path / "cfg"
+    directory.mkdir()
+    path = directory / "config.json"
+    case.setup(path)
+    try:
+        before = snapshot(path)
+        load_error, update_error = probe(path, unprivileged=case.needs_unprivileged)
+        after = snapshot(path)
+        leftovers = [n for n in os.listdir(directory) if ".tmp-" in n]
+    finally:
+        os.chmod(directory, 0o700)
+        if case.name == "unreadable":
+            os.chmod(path, 0o600)
+    assert leftovers == []
+    if case.load_fails:
+        assert load_error is not None, "load accepted a broken file"
+        _check_message(load_error, path, case)
+    else:
+        assert load_error is None, load_error
+    if case.update_fails:
+        assert update_error is not None, "update wrote over a broken file"
+        _check_message(update_error, path, case)
+        assert after == before
+    else:
+        assert update_error is None, update_error
+        cfg = load(path)
+        assert "probe.example" in cfg.auths()
+        assert cfg.creds_store() == "regauth-no-such-helper"
+
+
+def test_noop_update_on_broken_file_still_raises(tmp_path: Path) -> None:
+    """A change that changes nothing must not hide a broken file either."""
+    path = tmp_path / "config.json"
+    path.write_text('{"auths": {')
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as info:
+        update(path, lambda cfg: False)
+    assert str(path) in str(info.value)
+    assert info.value.path == str(path)
+    assert path.read_bytes() == before
+
+
+def test_missing_file_is_empty_not_an_error(tmp_path: Path) -> None:
+    """docker-behaviour.md §3: a missing file means defaults."""
+    cfg = load(tmp_path / "nope" / "config.json")
+    assert not cfg.exists
+    assert cfg.data == {}
+    assert not cfg.contains_auth()
+
+
+def test_dangling_symlink_loads_as_missing(tmp_path: Path) -> None:
+    """A symlinked config.json whose target is gone loads as missing (Docker writes the target)."""
+    if sys.platform == "win32":
+        pytest.skip("symlinks need privileges on Windows")
+    path = tmp_path / "config.json"
+    os.symlink(tmp_path / "elsewhere.json", path)
+    assert load(path).exists is False
+
+
+def test_parent_is_a_file(tmp_path: Path) -> None:
+    """A path whose parent is a regular file is refused with one line, not a traceback."""
+    blocker = tmp_path / "notadir"
+    blocker.write_text("x")
+    path = blocker / "config.json"
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: ")
+    with pytest.raises(ConfigError):
+        update(path, lambda cfg: (cfg.set_auth("a", {}), True)[1])
+    assert blocker.read_text() == "x"
