@@ -82,7 +82,7 @@ def _transport_options(
     settings = load_settings()
     return TransportOptions(
         tls_verify=tls_verify,
-        cert_dirs=(Path(cert_dir),) if cert_dir is not None else None,
+        cert_dir=Path(cert_dir) if cert_dir is not None else None,
         insecure_registries=settings.insecure_registries,
         timeout=timeout,
     )

@@ -54,10 +54,13 @@ class TransportOptions:
     ``tls_verify``: None = Docker's daemon default (loopback and ``insecure_registries`` are
     insecure: TLS unverified, then plain HTTP); True = always verify; False = insecure for this call.
     ``cert_dirs``: ``certs.d`` roots searched for ``<host[:port]>/`` (default: Docker's).
+    ``cert_dir``: one directory of ``*.crt``/``*.cert``/``*.key`` for this registry (podman's
+    ``--cert-dir``); when set, it replaces the ``certs.d`` lookup.
     """
 
     tls_verify: bool | None = None
     cert_dirs: tuple[Path, ...] | None = None
+    cert_dir: Path | None = None
     insecure_registries: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     user_agent: str = field(default_factory=lambda: f"regauth/{__version__} ({sys.platform})")
@@ -153,10 +156,15 @@ def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContex
     if not endpoint.verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    roots = options.cert_dirs if options.cert_dirs is not None else default_cert_dirs()
-    dir_name = endpoint.host_dir.replace(":", "") if sys.platform == "win32" else endpoint.host_dir
-    for root in roots:
-        host_dir = root / dir_name
+    if options.cert_dir is not None:
+        if not options.cert_dir.is_dir():
+            raise TransportError(f"--cert-dir {options.cert_dir}: not a directory")
+        host_dirs = [options.cert_dir]
+    else:
+        roots = options.cert_dirs if options.cert_dirs is not None else default_cert_dirs()
+        name = endpoint.host_dir.replace(":", "") if sys.platform == "win32" else endpoint.host_dir
+        host_dirs = [root / name for root in roots]
+    for host_dir in host_dirs:
         if not host_dir.is_dir():
             continue
         try:

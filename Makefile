@@ -1,0 +1,57 @@
+# regauth developer and user commands.  `make demo` and `make test` work on a fresh Debian 12 as root.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := docker-registry golang-docker-credential-helpers pass gnupg gnome-keyring dbus \
+	dbus-user-session libsecret-tools libglib2.0-bin skopeo podman apache2-utils openssl curl
+
+.PHONY: help apt venv install lint test test-fast demo fuzz reliability-report bench clean
+
+help:
+	@echo "make demo                - install regauth, log in/out of a throwaway local registry"
+	@echo "make test                - install what the tests need, run ruff, mypy --strict and pytest"
+	@echo "make reliability-report  - run the reliability suite and print regauth vs Docker figures"
+	@echo "make bench               - benchmarks against Docker CLI and the Go helpers"
+	@echo "make fuzz                - a long fuzzing campaign (FUZZ_SECONDS, default 600)"
+
+apt:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		fi; \
+	else echo "skipping apt (not root or no apt-get): install $(APT_PACKAGES) yourself"; fi
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+venv: $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/pip install -q -e '.[test]'
+
+install: apt venv
+
+lint: venv
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/mypy
+
+test: install lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -p no:cacheprovider tests
+
+test-fast: 
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -x tests
+
+demo: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.support.demo
+
+reliability-report: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.reliability.report
+
+bench: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
+
+fuzz: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m fuzz --seconds $${FUZZ_SECONDS:-600}
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""Run ``regauth`` and the real Docker CLI as subprocesses in an isolated environment (tests only)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Result", "b64", "docker", "read_config", "regauth", "venv_path"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did."""
+
+    code: int
+    out: str
+    err: str
+
+
+def venv_path() -> str:
+    """PATH with this interpreter's bin directory (console scripts, helpers) in front."""
+    return os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+
+
+def regauth(
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    config: Path | None = None,
+    timeout: float = 60,
+) -> Result:
+    """Run ``python -m regauth ARGS`` with the current environment plus ``env``."""
+    full = dict(os.environ)
+    full["PATH"] = venv_path()
+    if config is not None:
+        full["DOCKER_CONFIG"] = str(config)
+    full.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "regauth", *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def docker(
+    *args: str,
+    path: str,
+    config: Path,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Result:
+    """Run the real Docker CLI with PATH=``path`` and DOCKER_CONFIG=``config``."""
+    full = dict(os.environ)
+    full.update(PATH=path, DOCKER_CONFIG=str(config))
+    full.update(env or {})
+    exe = os.path.join(path.split(os.pathsep)[0], "docker")
+    proc = subprocess.run(
+        [exe, *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def read_config(config_dir: Path) -> dict[str, Any]:
+    """The parsed config.json of a config dir ({} when missing)."""
+    path = config_dir / "config.json"
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def b64(text: str) -> str:
+    """Standard base64 of a UTF-8 string."""
+    return base64.b64encode(text.encode()).decode()
