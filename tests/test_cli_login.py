@@ -22,7 +22,12 @@ PLAINTEXT_WARNING = "WARNING! Your credentials are stored unencrypted in"
 
 def login(stack: RegistryStack, config: Path, *extra: str, password: str | None = None) -> object:
     return regauth(
-        "login", "-u", stack.username, "--password-stdin", *extra, stack.host,
+        "login",
+        "-u",
+        stack.username,
+        "--password-stdin",
+        *extra,
+        stack.host,
         stdin=(stack.password if password is None else password) + "\n",
         config=config,
     )
@@ -127,8 +132,11 @@ def test_tls_verify_true_needs_the_ca(
     assert not (docker_config_dir / "config.json").exists()
     assert registry_basic_https.cert_dir is not None
     ok = login(
-        registry_basic_https, docker_config_dir, "--tls-verify=true",
-        "--cert-dir", str(registry_basic_https.cert_dir),
+        registry_basic_https,
+        docker_config_dir,
+        "--tls-verify=true",
+        "--cert-dir",
+        str(registry_basic_https.cert_dir),
     )
     assert ok.code == 0, ok.err
 
@@ -160,8 +168,11 @@ def test_token_login_stores_identity_token(
     assert list(entry) == ["auth", "identitytoken"]
     # the identity token works on its own (POST refresh_token grant)
     again = regauth(
-        "login", "--identity-token-stdin", token_registry.host,
-        stdin=entry["identitytoken"], config=docker_config_dir,
+        "login",
+        "--identity-token-stdin",
+        token_registry.host,
+        stdin=entry["identitytoken"],
+        config=docker_config_dir,
     )
     assert again.code == 0, again.err
     assert entry["identitytoken"] not in again.err + again.out
@@ -193,13 +204,27 @@ def test_scope_login_checks_the_repository(
 ) -> None:
     """``--scope`` validates against a repository; ``limited`` may only use ``test/a``."""
     ok = regauth(
-        "login", "-u", "limited", "--password-stdin", "--scope", "repository:test/a:pull",
-        registry_token_https.host, stdin="limitedpassword", config=docker_config_dir,
+        "login",
+        "-u",
+        "limited",
+        "--password-stdin",
+        "--scope",
+        "repository:test/a:pull",
+        registry_token_https.host,
+        stdin="limitedpassword",
+        config=docker_config_dir,
     )
     assert ok.code == 0, ok.err
     denied = regauth(
-        "login", "-u", "limited", "--password-stdin", "--scope", "repository:test/b:pull",
-        registry_token_https.host, stdin="limitedpassword", config=docker_config_dir,
+        "login",
+        "-u",
+        "limited",
+        "--password-stdin",
+        "--scope",
+        "repository:test/b:pull",
+        registry_token_https.host,
+        stdin="limitedpassword",
+        config=docker_config_dir,
     )
     assert denied.code == 1
 
@@ -210,21 +235,37 @@ def test_scope_login_checks_the_repository(
 @pytest.mark.parametrize(
     ("args", "stdin", "code", "message"),
     [
-        (["login", "--password-stdin", "h.example"], "pw", 1,
-         "the --password-stdin option requires --username to be set"),
-        (["login", "-u", "u", "-p", "x", "--password-stdin", "h.example"], "pw", 1,
-         "conflicting options: cannot specify both --password and --password-stdin"),
+        (
+            ["login", "--password-stdin", "h.example"],
+            "pw",
+            1,
+            "the --password-stdin option requires --username to be set",
+        ),
+        (
+            ["login", "-u", "u", "-p", "x", "--password-stdin", "h.example"],
+            "pw",
+            1,
+            "conflicting options: cannot specify both --password and --password-stdin",
+        ),
         (["login", "-u", "u", "--password-stdin", "h.example"], "\n", 1, "password is empty"),
         (["login", "-u", "", "--password-stdin", "h.example"], "pw", 1, "username is empty"),
-        (["login", "-u", "u", "h.example"], "", 1,
-         "cannot perform an interactive login from a non-TTY device"),
+        (
+            ["login", "-u", "u", "h.example"],
+            "",
+            1,
+            "cannot perform an interactive login from a non-TTY device",
+        ),
         (["login", "--bogus"], "", 125, "unrecognized arguments: --bogus"),
         (["login", "a.example", "b.example"], "", 125, "unrecognized arguments: b.example"),
         (["logout", "--all-the-things"], "", 125, "unrecognized arguments"),
     ],
 )
 def test_flag_errors(
-    args: list[str], stdin: str, code: int, message: str, isolated_env: object,
+    args: list[str],
+    stdin: str,
+    code: int,
+    message: str,
+    isolated_env: object,
     docker_config_dir: Path,
 ) -> None:
     res = regauth(*args, stdin=stdin, config=docker_config_dir)
@@ -238,7 +279,12 @@ def test_password_flag_warns(
 ) -> None:
     """observed.md §3.5: ``-p`` works and prints Docker's warning."""
     res = regauth(
-        "login", "-u", "testuser", "-p", "testpassword", registry_basic_http.host,
+        "login",
+        "-u",
+        "testuser",
+        "-p",
+        "testpassword",
+        registry_basic_http.host,
         config=docker_config_dir,
     )
     assert res.code == 0, res.err
@@ -250,8 +296,13 @@ def test_password_stdin_strips_one_line_ending(
     registry_basic_http: RegistryStack, isolated_env: object, docker_config_dir: Path, ending: str
 ) -> None:
     res = regauth(
-        "login", "-u", "testuser", "--password-stdin", registry_basic_http.host,
-        stdin="testpassword" + ending, config=docker_config_dir,
+        "login",
+        "-u",
+        "testuser",
+        "--password-stdin",
+        registry_basic_http.host,
+        stdin="testpassword" + ending,
+        config=docker_config_dir,
     )
     assert res.code == 0, res.err
 
@@ -260,8 +311,13 @@ def test_password_stdin_keeps_other_whitespace(
     registry_basic_http: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
     res = regauth(
-        "login", "-u", "testuser", "--password-stdin", registry_basic_http.host,
-        stdin="testpassword\n\n", config=docker_config_dir,
+        "login",
+        "-u",
+        "testuser",
+        "--password-stdin",
+        registry_basic_http.host,
+        stdin="testpassword\n\n",
+        config=docker_config_dir,
     )
     assert res.code == 1
 
@@ -286,7 +342,9 @@ def test_help_and_version() -> None:
         (b"", "empty"),
     ],
 )
-@pytest.mark.parametrize("command", [["login", "-u", "u", "--password-stdin", "127.0.0.1:9"], ["logout", "h.example"]])
+@pytest.mark.parametrize(
+    "command", [["login", "-u", "u", "--password-stdin", "127.0.0.1:9"], ["logout", "h.example"]]
+)
 def test_broken_config_is_never_overwritten(
     content: bytes, problem: str, command: list[str], isolated_env: object, docker_config_dir: Path
 ) -> None:
@@ -313,7 +371,10 @@ def test_concurrent_logouts_lose_nothing(isolated_env: object, docker_config_dir
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "regauth", "logout", h],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         for h in hosts[:32]
     ]

@@ -45,12 +45,23 @@ def test_same_entry_as_docker(
     """observed.md §3.1/§3.2: the entry written for the same login is the same."""
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
     r = regauth(
-        "login", "-u", stack.username, "--password-stdin", stack.host,
-        stdin=stack.password, config=ours,
+        "login",
+        "-u",
+        stack.username,
+        "--password-stdin",
+        stack.host,
+        stdin=stack.password,
+        config=ours,
     )
     d = docker(
-        "login", "-u", stack.username, "--password-stdin", stack.host,
-        stdin=stack.password, path=docker_only_path, config=theirs,
+        "login",
+        "-u",
+        stack.username,
+        "--password-stdin",
+        stack.host,
+        stdin=stack.password,
+        path=docker_only_path,
+        config=theirs,
     )
     assert (r.code, d.code) == (0, 0), (r.err, d.err)
     assert r.out.strip() == d.out.strip() == "Login Succeeded"
@@ -66,16 +77,27 @@ def test_same_entry_as_docker(
     "spelling", ["https://{h}", "https://{h}/", "https://{h}/v2/", "http://{h}", "{h}"]
 )
 def test_same_key_for_address_forms(
-    registry_basic_http: RegistryStack, docker_only_path: str, isolated_env: object,
-    tmp_path: Path, spelling: str,
+    registry_basic_http: RegistryStack,
+    docker_only_path: str,
+    isolated_env: object,
+    tmp_path: Path,
+    spelling: str,
 ) -> None:
     """observed.md §3.3: scheme and path stripped, host[:port] is the key."""
     server = spelling.format(h=registry_basic_http.host)
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    r = regauth("login", "-u", "testuser", "--password-stdin", server, stdin="testpassword", config=ours)
+    r = regauth(
+        "login", "-u", "testuser", "--password-stdin", server, stdin="testpassword", config=ours
+    )
     d = docker(
-        "login", "-u", "testuser", "--password-stdin", server,
-        stdin="testpassword", path=docker_only_path, config=theirs,
+        "login",
+        "-u",
+        "testuser",
+        "--password-stdin",
+        server,
+        stdin="testpassword",
+        path=docker_only_path,
+        config=theirs,
     )
     assert (r.code, d.code) == (0, 0), (r.err, d.err)
     assert list(read_config(ours)["auths"]) == list(read_config(theirs)["auths"])
@@ -85,8 +107,13 @@ def test_docker_logs_out_what_regauth_logged_in(
     stack: RegistryStack, docker_only_path: str, isolated_env: object, docker_config_dir: Path
 ) -> None:
     r = regauth(
-        "login", "-u", stack.username, "--password-stdin", stack.host,
-        stdin=stack.password, config=docker_config_dir,
+        "login",
+        "-u",
+        stack.username,
+        "--password-stdin",
+        stack.host,
+        stdin=stack.password,
+        config=docker_config_dir,
     )
     assert r.code == 0, r.err
     d = docker("logout", stack.host, path=docker_only_path, config=docker_config_dir)
@@ -98,8 +125,14 @@ def test_regauth_logs_out_what_docker_logged_in(
     stack: RegistryStack, docker_only_path: str, isolated_env: object, docker_config_dir: Path
 ) -> None:
     d = docker(
-        "login", "-u", stack.username, "--password-stdin", stack.host,
-        stdin=stack.password, path=docker_only_path, config=docker_config_dir,
+        "login",
+        "-u",
+        stack.username,
+        "--password-stdin",
+        stack.host,
+        stdin=stack.password,
+        path=docker_only_path,
+        config=docker_config_dir,
     )
     assert d.code == 0, d.err
     r = regauth("logout", stack.host, config=docker_config_dir)
@@ -108,13 +141,21 @@ def test_regauth_logs_out_what_docker_logged_in(
 
 
 def test_regauth_reads_dockers_login_for_relogin(
-    registry_basic_https: RegistryStack, docker_only_path: str, isolated_env: object,
+    registry_basic_https: RegistryStack,
+    docker_only_path: str,
+    isolated_env: object,
     docker_config_dir: Path,
 ) -> None:
     """Docker 28 cannot re-login without a daemon (observed.md §3.6); regauth re-validates Docker's entry."""
     d = docker(
-        "login", "-u", "testuser", "--password-stdin", registry_basic_https.host,
-        stdin="testpassword", path=docker_only_path, config=docker_config_dir,
+        "login",
+        "-u",
+        "testuser",
+        "--password-stdin",
+        registry_basic_https.host,
+        stdin="testpassword",
+        path=docker_only_path,
+        config=docker_config_dir,
     )
     assert d.code == 0, d.err
     r = regauth("login", registry_basic_https.host, config=docker_config_dir)
@@ -123,14 +164,23 @@ def test_regauth_reads_dockers_login_for_relogin(
 
 
 def test_docker_reads_a_config_regauth_rewrote(
-    registry_basic_http: RegistryStack, docker_only_path: str, isolated_env: object,
+    registry_basic_http: RegistryStack,
+    docker_only_path: str,
+    isolated_env: object,
     docker_config_dir: Path,
 ) -> None:
     """Unknown keys kept by regauth do not bother Docker; Docker re-validates nothing here, it parses."""
-    (docker_config_dir / "config.json").write_text('{"auths": {}, "psFormat": "{{.ID}}", "x-tool": {"a": 1}}')
+    (docker_config_dir / "config.json").write_text(
+        '{"auths": {}, "psFormat": "{{.ID}}", "x-tool": {"a": 1}}'
+    )
     r = regauth(
-        "login", "-u", "testuser", "--password-stdin", registry_basic_http.host,
-        stdin="testpassword", config=docker_config_dir,
+        "login",
+        "-u",
+        "testuser",
+        "--password-stdin",
+        registry_basic_http.host,
+        stdin="testpassword",
+        config=docker_config_dir,
     )
     assert r.code == 0, r.err
     data = read_config(docker_config_dir)
@@ -147,9 +197,20 @@ def pushed_image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     for name in ("registry_basic_https", "registry_token_https"):
         stack: RegistryStack = request.getfixturevalue(name)
         subprocess.run(
-            ["skopeo", "copy", "--quiet", f"oci:{layout}:1", f"docker://{stack.host}/test/hello:1",
-             "--dest-creds", f"{stack.username}:{stack.password}", "--dest-cert-dir", str(stack.cert_dir)],
-            check=True, capture_output=True, timeout=120,
+            [
+                "skopeo",
+                "copy",
+                "--quiet",
+                f"oci:{layout}:1",
+                f"docker://{stack.host}/test/hello:1",
+                "--dest-creds",
+                f"{stack.username}:{stack.password}",
+                "--dest-cert-dir",
+                str(stack.cert_dir),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
             env=dict(os.environ, HOME=str(tmp_path_factory.mktemp("skopeo-home"))),
         )
     return "test/hello:1"
@@ -157,22 +218,36 @@ def pushed_image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.mark.parametrize("name", ["registry_basic_https", "registry_token_https"])
 def test_skopeo_uses_what_regauth_stored(
-    name: str, pushed_image: str, request: pytest.FixtureRequest, isolated_env: object,
+    name: str,
+    pushed_image: str,
+    request: pytest.FixtureRequest,
+    isolated_env: object,
     docker_config_dir: Path,
 ) -> None:
     """observed.md §6: skopeo reads ``auth`` and ``identitytoken`` entries via ``--authfile``."""
     stack: RegistryStack = request.getfixturevalue(name)
     authfile = docker_config_dir / "config.json"
     inspect = [
-        "skopeo", "inspect", "--raw", "--authfile", str(authfile), "--cert-dir", str(stack.cert_dir),
+        "skopeo",
+        "inspect",
+        "--raw",
+        "--authfile",
+        str(authfile),
+        "--cert-dir",
+        str(stack.cert_dir),
         f"docker://{stack.host}/{pushed_image}",
     ]
     authfile.write_text('{"auths": {}}')
     denied = subprocess.run(inspect, capture_output=True, text=True, timeout=60)
     assert denied.returncode != 0
     r = regauth(
-        "login", "-u", stack.username, "--password-stdin", stack.host,
-        stdin=stack.password, config=docker_config_dir,
+        "login",
+        "-u",
+        stack.username,
+        "--password-stdin",
+        stack.host,
+        stdin=stack.password,
+        config=docker_config_dir,
     )
     assert r.code == 0, r.err
     ok = subprocess.run(inspect, capture_output=True, text=True, timeout=60)

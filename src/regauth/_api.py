@@ -253,7 +253,9 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
     return LogoutOutcome(server=key, removed=tuple(dict.fromkeys(removed)), errors=tuple(errors))
 
 
-def get_credentials(server: str | None = None, *, config: PathLike | None = None) -> Credentials | None:
+def get_credentials(
+    server: str | None = None, *, config: PathLike | None = None
+) -> Credentials | None:
     """The stored credentials for ``server`` (file entry overlaid by its helper), or None.
 
     Raises ConfigError for a broken config.json and HelperError when the helper fails.
@@ -262,7 +264,9 @@ def get_credentials(server: str | None = None, *, config: PathLike | None = None
     path = _config_file(config)
     cfg = load(path)
     found = find_entry_key(cfg, key)
-    base = entry_credentials(key, cfg.auths()[found]) if found is not None else Credentials(server=key)
+    base = (
+        entry_credentials(key, cfg.auths()[found]) if found is not None else Credentials(server=key)
+    )
     choice = choose_store(cfg, key)
     if choice.helper is not None:
         try:

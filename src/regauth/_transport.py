@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-from ._version import __version__
 from ._address import HUB_ENDPOINT_HOST, HUB_KEY, is_loopback_literal, split_host_port
 from ._errors import RegauthError, TransportError
 from ._http import HttpRequest, HttpResponse
+from ._version import __version__
 
 if TYPE_CHECKING:
     import requests
@@ -170,7 +170,9 @@ def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContex
         try:
             names = sorted(os.listdir(host_dir))
         except OSError as exc:
-            raise TransportError(f"cannot read certificate directory {host_dir}: {exc.strerror}") from None
+            raise TransportError(
+                f"cannot read certificate directory {host_dir}: {exc.strerror}"
+            ) from None
         for name in names:
             path = host_dir / name
             try:
@@ -204,15 +206,14 @@ def open_session(endpoint: Endpoint, options: TransportOptions) -> Iterator[requ
     class _Adapter(HTTPAdapter):
         def build_connection_pool_key_attributes(
             self, request: Any, verify: Any, cert: Any = None
-        ) -> tuple[dict[str, Any], dict[str, Any]]:
-            host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-                request, verify, cert
-            )
+        ) -> Any:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+            kwargs: dict[str, Any] = dict(pool_kwargs)
             if ctx is not None and host_params.get("scheme") == "https":
                 for name in ("ca_certs", "ca_cert_dir", "cert_file", "key_file"):
-                    pool_kwargs.pop(name, None)
-                pool_kwargs["ssl_context"] = ctx
-            return host_params, pool_kwargs
+                    kwargs.pop(name, None)
+                kwargs["ssl_context"] = ctx
+            return host_params, kwargs
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             return None  # the SSL context decides
@@ -243,7 +244,9 @@ def _describe(exc: BaseException) -> str:
     return text.strip("()'\" ")[:300] or exc.__class__.__name__
 
 
-def send(session: requests.Session, request: HttpRequest, options: TransportOptions) -> HttpResponse:
+def send(
+    session: requests.Session, request: HttpRequest, options: TransportOptions
+) -> HttpResponse:
     """Send one request, following redirects safely, with a size cap and a total deadline."""
     import requests
 
@@ -266,7 +269,9 @@ def send(session: requests.Session, request: HttpRequest, options: TransportOpti
                 timeout=(options.timeout, options.timeout),
             )
         except requests.exceptions.SSLError as exc:
-            raise TransportError(f"{method} {url.split('?', 1)[0]}: TLS error: {_describe(exc)}") from None
+            raise TransportError(
+                f"{method} {url.split('?', 1)[0]}: TLS error: {_describe(exc)}"
+            ) from None
         except requests.exceptions.Timeout:
             raise TransportError(
                 f"{method} {url.split('?', 1)[0]}: timed out after {options.timeout:g}s"

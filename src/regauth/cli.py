@@ -51,7 +51,9 @@ def _build_parser() -> _Parser:
         metavar="DIR",
         help="location of the Docker client config directory (default: $DOCKER_CONFIG or ~/.docker)",
     )
-    parser.add_argument("-D", "--debug", action="store_true", help="log HTTP requests (never secrets)")
+    parser.add_argument(
+        "-D", "--debug", action="store_true", help="log HTTP requests (never secrets)"
+    )
     parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -87,9 +89,15 @@ def _build_parser() -> _Parser:
         help="require verified HTTPS (true), or allow insecure TLS and plain HTTP (false); "
         "default: verify, except loopback and insecure-registries",
     )
-    login.add_argument("--cert-dir", metavar="DIR", help="certs.d-style directory for this registry")
     login.add_argument(
-        "--timeout", type=float, default=15.0, metavar="SECONDS", help="network timeout (default 15)"
+        "--cert-dir", metavar="DIR", help="certs.d-style directory for this registry"
+    )
+    login.add_argument(
+        "--timeout",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="network timeout (default 15)",
     )
 
     logout = sub.add_parser(
@@ -209,7 +217,7 @@ def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
     }
     if token:
         _report_login(
-            _api.login(key, args.username or "", identity_token=token, **common)  # type: ignore[arg-type]
+            _api.login(key, args.username or "", identity_token=token, **common)
         )
         return EXIT_OK
 
@@ -224,7 +232,7 @@ def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
                 "followed by 'regauth login'\n"
             )
             try:
-                _report_login(_api.login(key, **common))  # type: ignore[arg-type]
+                _report_login(_api.login(key, **common))
                 return EXIT_OK
             except AuthError:
                 _warn("Stored credentials invalid or expired")
@@ -238,7 +246,7 @@ def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
         if not stdin.isatty():
             raise RegauthError(NON_TTY)
         username, password = _prompt_credentials(key, args.username, stored_user)
-    _report_login(_api.login(key, username, password, **common))  # type: ignore[arg-type]
+    _report_login(_api.login(key, username, password, **common))
     return EXIT_OK
 
 
@@ -262,8 +270,11 @@ def _cmd_helper(args: argparse.Namespace, stdin: IO[str]) -> int:
     import importlib
 
     module = importlib.import_module(
-        {"pass": "regauth.helpers.pass_", "secretservice": "regauth.helpers.secretservice",
-         "keyring": "regauth.helpers.keyring_"}[args.name]
+        {
+            "pass": "regauth.helpers.pass_",
+            "secretservice": "regauth.helpers.secretservice",
+            "keyring": "regauth.helpers.keyring_",
+        }[args.name]
     )
     helper_main: Callable[[list[str] | None], int] = module.main
     return helper_main([args.action] if args.action else [])

@@ -39,8 +39,17 @@ def main() -> int:
             print(f"user {stack.username!r}, CA in {stack.cert_dir}")
             steps = [
                 _run(
-                    [regauth, "login", "--tls-verify=true", "--cert-dir", str(stack.cert_dir),
-                     "-u", stack.username, "--password-stdin", stack.host],
+                    [
+                        regauth,
+                        "login",
+                        "--tls-verify=true",
+                        "--cert-dir",
+                        str(stack.cert_dir),
+                        "-u",
+                        stack.username,
+                        "--password-stdin",
+                        stack.host,
+                    ],
                     env,
                     stdin=stack.password + "\n",
                 ),
@@ -48,8 +57,20 @@ def main() -> int:
             config = work / "docker" / "config.json"
             print(f"\n$ cat {config}")
             print(config.read_text() if config.exists() else "(missing)")
-            steps.append(_run([regauth, "login", "--tls-verify=true", "--cert-dir",
-                               str(stack.cert_dir), stack.host], env, stdin=""))
+            steps.append(
+                _run(
+                    [
+                        regauth,
+                        "login",
+                        "--tls-verify=true",
+                        "--cert-dir",
+                        str(stack.cert_dir),
+                        stack.host,
+                    ],
+                    env,
+                    stdin="",
+                )
+            )
             steps.append(_run([regauth, "logout", stack.host], env))
             steps.append(_run([regauth, "logout", stack.host], env))
             print(f"\n$ cat {config}")

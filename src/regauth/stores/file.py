@@ -1,6 +1,7 @@
-"""The file store: credentials in ``config.json`` ``auths`` (base64 ``user:password``, ``identitytoken``).
+"""The file store: credentials in ``config.json`` ``auths`` (``auth`` = base64 ``user:password``).
 
-Rule: every write goes through ``_config.update`` (locked, re-read, atomic).  Source: docker-behaviour.md §3-§4.
+Rule: every write goes through ``_config.update`` (locked, re-read, atomic).
+Source: docker-behaviour.md §3-§4.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def file_entry(creds: Credentials, existing: Mapping[str, Any] | None = None) ->
     if creds.identity_token:
         entry["identitytoken"] = creds.identity_token
     # keep Docker's field order: auth, identitytoken first, then anything else
-    ordered = {k: entry[k] for k in ("auth", "identitytoken") if k in entry}
+    ordered: dict[str, Any] = {k: entry[k] for k in ("auth", "identitytoken") if k in entry}
     ordered.update((k, v) for k, v in entry.items() if k not in ordered)
     return ordered
 

@@ -140,8 +140,10 @@ class HelperStore:
                 helper=self.name,
             ) from None
 
-    def _fail(self, doing: str, out: bytes, code: int) -> HelperError:
+    def _fail(self, doing: str, out: bytes, code: int, secret: str = "") -> HelperError:
         line = _first_line(out)
+        if secret and secret in line:  # a helper that echoes its input must not leak the secret
+            line = line.replace(secret, "***")
         detail = line or f"exit status {code}"
         return HelperError(
             f'error {doing} helper "{self.name}": {detail}', helper=self.name, output=line
@@ -176,7 +178,8 @@ class HelperStore:
             payload = encode_creds(creds.server, creds.username, creds.password)
         code, out = self._run("store", payload)
         if code != 0:
-            raise self._fail("storing credentials in", out, code)
+            secret = creds.identity_token or creds.password
+            raise self._fail("storing credentials in", out, code, secret)
 
     def erase(self, server: str) -> bool:
         """Erase ``server``; True only if the helper had something.

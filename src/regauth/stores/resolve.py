@@ -18,7 +18,13 @@ from .._config import ConfigFile
 from . import Store
 from .file import FileStore
 
-__all__ = ["DEFAULT_CANDIDATES", "StoreChoice", "choose_store", "detect_default_store", "open_store"]
+__all__ = [
+    "DEFAULT_CANDIDATES",
+    "StoreChoice",
+    "choose_store",
+    "detect_default_store",
+    "open_store",
+]
 
 #: Docker's default helper candidates per platform, in order.
 DEFAULT_CANDIDATES: Mapping[str, tuple[str, ...]] = {
@@ -30,7 +36,7 @@ DEFAULT_CANDIDATES: Mapping[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class StoreChoice:
-    """The store chosen for one key: ``helper`` suffix (None = file store) and the config key that chose it."""
+    """The store chosen for one key: ``helper`` suffix (None = file store) and what chose it."""
 
     helper: str | None
     source: str  # "credHelpers" | "credsStore" | "file"
@@ -106,7 +112,9 @@ def _helper_answers(
         return f"docker-credential-{name} did not answer"
     if probe.returncode != 0:
         out = probe.stdout.decode("utf-8", "replace").strip().splitlines()
-        return f"docker-credential-{name}: {out[0] if out else 'exit status ' + str(probe.returncode)}"
+        return (
+            f"docker-credential-{name}: {out[0] if out else 'exit status ' + str(probe.returncode)}"
+        )
     return None
 
 
