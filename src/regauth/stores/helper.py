@@ -38,13 +38,9 @@ def run_helper(argv: list[str], stdin: bytes, timeout: float) -> tuple[int, byte
     """
     if os.name == "nt":
         flags = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined,unused-ignore]
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, creationflags=flags
-        )
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, creationflags=flags)
     else:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-        )
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
     try:
         out, _ = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -107,9 +103,7 @@ class HelperStore:
             return [self.program, action]
         path = shutil.which(self.program)
         if path is None:
-            candidates = [
-                os.path.join(d, self.program) for d in os.environ.get("PATH", "").split(os.pathsep)
-            ]
+            candidates = [os.path.join(d, self.program) for d in os.environ.get("PATH", "").split(os.pathsep)]
             if any(os.path.isfile(c) for c in candidates):
                 raise HelperError(
                     f"{self.program} is on PATH but not executable "
@@ -117,8 +111,7 @@ class HelperStore:
                     helper=self.name,
                 )
             raise HelperError(
-                f"{self.program} not found on PATH "
-                f"(named by {self.config_key} in the Docker config)",
+                f"{self.program} not found on PATH (named by {self.config_key} in the Docker config)",
                 helper=self.name,
             )
         return [path, action]
@@ -145,9 +138,7 @@ class HelperStore:
         if secret and secret in line:  # a helper that echoes its input must not leak the secret
             line = line.replace(secret, "***")
         detail = line or f"exit status {code}"
-        return HelperError(
-            f'error {doing} helper "{self.name}": {detail}', helper=self.name, output=line
-        )
+        return HelperError(f'error {doing} helper "{self.name}": {detail}', helper=self.name, output=line)
 
     # -- Store ------------------------------------------------------------------------------------
     def get(self, server: str) -> Credentials | None:
