@@ -147,6 +147,17 @@ class _Number(float):
         return obj
 
 
+class _Integer(int):
+    """A JSON integer that remembers its original text (``-0`` stays ``-0``)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Integer:
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+
 _GO_ESCAPES = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -175,7 +186,7 @@ def _encode(value: Any, level: int, out: list[str]) -> None:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, _Number):
+    elif isinstance(value, (_Number, _Integer)):
         out.append(value.text)
     elif isinstance(value, int):
         out.append(str(int(value)))
@@ -239,7 +250,11 @@ def _reject_constant(name: str) -> Any:
 
 def _parse(text: str) -> Any:
     return json.loads(
-        text, object_pairs_hook=_pairs_hook, parse_float=_Number, parse_constant=_reject_constant
+        text,
+        object_pairs_hook=_pairs_hook,
+        parse_float=_Number,
+        parse_int=_Integer,
+        parse_constant=_reject_constant,
     )
 
 
@@ -254,17 +269,13 @@ class ConfigFile:
 
     __slots__ = ("data", "exists", "path")
 
-    def __init__(
-        self, path: Path, data: dict[str, Any] | None = None, exists: bool = False
-    ) -> None:
+    def __init__(self, path: Path, data: dict[str, Any] | None = None, exists: bool = False) -> None:
         self.path = path
         self.data: dict[str, Any] = {} if data is None else data
         self.exists = exists
 
     def __repr__(self) -> str:
-        return (
-            f"ConfigFile(path={str(self.path)!r}, exists={self.exists}, keys={list(self.data)!r})"
-        )
+        return f"ConfigFile(path={str(self.path)!r}, exists={self.exists}, keys={list(self.data)!r})"
 
     def auths(self) -> dict[str, dict[str, Any]]:
         """The live ``auths`` object (created, as the first key, when absent)."""
@@ -347,9 +358,7 @@ def _validate(data: Any) -> None:
             raise ValueError(f'"credHelpers" must be a JSON object, not {_kind(helpers)}')
         for key, value in helpers.items():
             if not isinstance(value, str):
-                raise ValueError(
-                    f"credHelpers[{_string(key)}] must be a string, not {_kind(value)}"
-                )
+                raise ValueError(f"credHelpers[{_string(key)}] must be a string, not {_kind(value)}")
 
 
 def _kind(value: Any) -> str:

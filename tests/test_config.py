@@ -1,0 +1,486 @@
+"""config.json: format, round trip, save procedure, location, auth field, and a differential vs Docker.
+
+Reference: docker-behaviour.md §3, observed.md §3.1, §3.7, §3.8.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from regauth._config import (
+    CONFIG_FILENAME,
+    ConfigFile,
+    config_dir,
+    config_path,
+    decode_auth,
+    dumps,
+    encode_auth,
+    entry_credentials,
+    load,
+    update,
+)
+from regauth._errors import ConfigError
+from regauth._lock import file_lock, lock_path_for
+from tests.support.require import require
+
+POSIX = sys.platform != "win32"
+posix_only = pytest.mark.skipif(not POSIX, reason="POSIX modes and symlinks")
+
+
+def _ordered(text: str) -> Any:
+    """Parse keeping key order visible (lists of pairs) so order can be compared exactly."""
+    return json.loads(text, object_pairs_hook=lambda pairs: [(k, v) for k, v in pairs])
+
+
+def _add(key: str, entry: dict[str, Any] | None = None) -> Any:
+    def change(cfg: ConfigFile) -> bool:
+        cfg.set_auth(key, {} if entry is None else entry)
+        return True
+
+    return change
+
+
+# --------------------------------------------------------------------------- format
+
+
+def test_dumps_matches_observed_login_file() -> None:
+    """observed.md §3.1: tab indent, no trailing newline, byte for byte."""
+    expected = (
+        "{\n"
+        '\t"auths": {\n'
+        '\t\t"127.0.0.1:PORT": {\n'
+        '\t\t\t"auth": "dGVzdHVzZXI6dGVzdHBhc3N3b3Jk"\n'
+        "\t\t}\n"
+        "\t}\n"
+        "}"
+    )
+    data = {"auths": {"127.0.0.1:PORT": {"auth": encode_auth("testuser", "testpassword")}}}
+    assert dumps(data) == expected
+
+
+def test_dumps_empty_auths() -> None:
+    """observed.md §3.7: an emptied store is written as "auths": {}."""
+    assert dumps({"auths": {}}) == '{\n\t"auths": {}\n}'
+    assert dumps({"a": [], "b": [1, {}]}) == '{\n\t"a": [],\n\t"b": [\n\t\t1,\n\t\t{}\n\t]\n}'
+
+
+def test_dumps_go_escapes() -> None:
+    """docker-behaviour.md §3 Save: Go escapes <, >, &, U+2028/2029; other UTF-8 is kept."""
+    value = 'a<b>&c\u2028\u2029 é€😀 \x01\t"\\ \x7f'
+    expected = '"a\\u003cb\\u003e\\u0026c\\u2028\\u2029 é€😀 \\u0001\\t\\"\\\\ \x7f"'
+    assert dumps({"k<&>": value}) == "{\n\t" + '"k\\u003c\\u0026\\u003e": ' + expected + "\n}"
+
+
+def test_dumps_numbers_and_literals_round_trip(tmp_path: Path) -> None:
+    """Numbers keep their original text (1.50, 1e5, -0, a big int); true/false/null kept."""
+    text = (
+        '{"n": [1.50, 1e5, -0, -0.0, 123456789012345678901234567890, 2.5E-3], '
+        '"t": true, "f": false, "z": null}'
+    )
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(text)
+    out = dumps(load(path).data)
+    assert out == (
+        '{\n\t"n": [\n\t\t1.50,\n\t\t1e5,\n\t\t-0,\n\t\t-0.0,\n'
+        "\t\t123456789012345678901234567890,\n\t\t2.5E-3\n\t],\n"
+        '\t"t": true,\n\t"f": false,\n\t"z": null\n}'
+    )
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+ROUND_TRIP_INPUT = textwrap.dedent(
+    """\
+    {
+      "unknownFirst": {"nested": {"z": 1, "a": [3, {"y": "<&>", "b": null}]}, "m": "x"},
+      "auths": {
+        "zeta.example": {"auth": "dXNlcjpwYXNz", "email": "u@example.com", "x-extra": {"q": 1}},
+        "alpha.example:5000": {"identitytoken": "tok", "auth": "dXNlcjo=", "zz": true}
+      },
+      "credHelpers": {"b.example": "pass", "a.example": "secretservice"},
+      "psFormat": "table {{.ID}}",
+      "yetAnotherUnknown": "é😀\u2028"
+    }"""
+)
+
+
+def test_round_trip_keeps_unknown_keys_and_order_at_every_level(tmp_path: Path) -> None:
+    """observed.md §3.8 shows Docker drops unknown keys; we keep them, in file order, everywhere."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(ROUND_TRIP_INPUT, encoding="utf-8")
+    assert update(path, _add("new.example", {"auth": encode_auth("n", "p")})) is True
+    after = _ordered(path.read_text(encoding="utf-8"))
+    before = _ordered(ROUND_TRIP_INPUT)
+    # the unsorted auths keep their order; the new key is appended
+    before_auths = dict(before)["auths"]
+    expected_auths = [*before_auths, ("new.example", [("auth", encode_auth("n", "p"))])]
+    expected = [(k, expected_auths if k == "auths" else v) for k, v in before]
+    assert after == expected
+    # and the output is Docker's format: tab indent, no trailing newline
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('{\n\t"unknownFirst": {\n\t\t"nested"') and not text.endswith("\n")
+    assert "\\u003c\\u0026\\u003e" in text
+
+
+def test_dumps_load_is_stable(tmp_path: Path) -> None:
+    """dumps(load(x)) written and loaded again gives the same text (a fixed point)."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(ROUND_TRIP_INPUT, encoding="utf-8")
+    once = dumps(load(path).data)
+    path.write_text(once, encoding="utf-8")
+    assert dumps(load(path).data) == once
+
+
+def test_set_auth_sorted_insert_and_unsorted_append() -> None:
+    """docker-behaviour.md §3: Docker writes auths keys sorted; a sorted file stays sorted."""
+    cfg = ConfigFile(Path("x"), {"auths": {"a": {}, "c": {}}, "other": 1})
+    cfg.set_auth("b", {"auth": ""})
+    assert list(cfg.auths()) == ["a", "b", "c"]
+    cfg.set_auth("a", {"identitytoken": "t"})  # replace keeps the position
+    assert list(cfg.auths()) == ["a", "b", "c"] and cfg.auths()["a"] == {"identitytoken": "t"}
+    unsorted = ConfigFile(Path("x"), {"auths": {"c": {}, "a": {}}})
+    unsorted.set_auth("b", {})
+    assert list(unsorted.auths()) == ["c", "a", "b"]
+    assert unsorted.remove_auth("a") is True and unsorted.remove_auth("a") is False
+    assert list(unsorted.auths()) == ["c", "b"]
+
+
+def test_auths_created_first_when_missing() -> None:
+    """auths() on a file without "auths" creates it as the first key (Docker writes it first)."""
+    cfg = ConfigFile(Path("x"), {"psFormat": "p", "credsStore": "pass"})
+    assert cfg.auths() == {}
+    assert list(cfg.data) == ["auths", "psFormat", "credsStore"]
+
+
+def test_accessors_and_contains_auth() -> None:
+    """docker-behaviour.md §3: ContainsAuth = auths entries, credsStore or credHelpers."""
+    assert not ConfigFile(Path("x"), {"auths": {}, "credHelpers": {}, "credsStore": ""}).contains_auth()
+    assert ConfigFile(Path("x"), {"auths": {"h": {}}}).contains_auth()
+    assert ConfigFile(Path("x"), {"credsStore": "pass"}).contains_auth()
+    assert ConfigFile(Path("x"), {"credHelpers": {"h": "pass"}}).contains_auth()
+    cfg = ConfigFile(Path("x"), {"credsStore": "pass", "credHelpers": {"h": "secretservice"}})
+    assert cfg.creds_store() == "pass" and cfg.cred_helpers() == {"h": "secretservice"}
+    assert ConfigFile(Path("x")).creds_store() == "" and ConfigFile(Path("x")).cred_helpers() == {}
+
+
+def test_null_typed_fields_read_as_absent(tmp_path: Path) -> None:
+    """Go reads null into a typed field as its zero value; so do we (documented decision)."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('{"auths": {"h": {"auth": null}}, "credsStore": null, "credHelpers": null}')
+    cfg = load(path)
+    assert cfg.creds_store() == "" and cfg.cred_helpers() == {}
+    assert entry_credentials("h", cfg.auths()["h"]).is_empty
+
+
+# --------------------------------------------------------------------------- auth field
+
+
+def test_encode_decode_auth() -> None:
+    """docker-behaviour.md §3: std base64 of user:pass, split at the first ':', NULs trimmed."""
+    assert encode_auth("testuser", "testpassword") == "dGVzdHVzZXI6dGVzdHBhc3N3b3Jk"
+    assert decode_auth("dGVzdHVzZXI6dGVzdHBhc3N3b3Jk") == ("testuser", "testpassword")
+    assert decode_auth(encode_auth("u", "p:a:ss")) == ("u", "p:a:ss")
+    assert decode_auth(encode_auth("u", "\x00pw\x00")) == ("u", "pw")
+    assert decode_auth(encode_auth("ü", "é")) == ("ü", "é")
+    assert decode_auth(encode_auth("testuser", "")) == ("testuser", "")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("c2VjcmV0cGFzc3dvcmQ=", "no ':'"),  # base64("secretpassword")
+        ("OnNlY3JldHBhc3N3b3Jk", "empty username"),  # base64(":secretpassword")
+        ("secretpassword!", "base64"),
+        ("c2VjcmV0cGFzc3dvcmQ", "base64"),  # padding missing
+        ("dXNlcjr/c2VjcmV0cGFzc3dvcmQ=", "UTF-8"),
+        ("sécret", "base64"),
+    ],
+)
+def test_decode_auth_errors_carry_no_secret(value: str, problem: str) -> None:
+    """Messages never contain the value or the decoded password."""
+    with pytest.raises(ValueError) as info:
+        decode_auth(value)
+    message = str(info.value)
+    assert problem in message
+    assert value not in message and "secret" not in message
+
+
+def test_entry_credentials() -> None:
+    """observed.md §3.2: auth + identitytoken; registrytoken kept; key becomes the server."""
+    entry = {"auth": "dGVzdHVzZXI6", "identitytoken": "rt", "registrytoken": "bt", "email": "e"}
+    creds = entry_credentials("127.0.0.1:5000", entry)
+    assert (creds.username, creds.password, creds.identity_token, creds.registry_token) == (
+        "testuser",
+        "",
+        "rt",
+        "bt",
+    )
+    assert creds.server == "127.0.0.1:5000"
+    assert entry_credentials("h", {}).is_empty
+    assert entry_credentials("h", {"auth": ""}).is_empty
+
+
+# --------------------------------------------------------------------------- location
+
+
+def test_config_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker-behaviour.md §3: --config > $DOCKER_CONFIG > ~/.docker."""
+    env = {"DOCKER_CONFIG": str(tmp_path / "env")}
+    assert config_dir(tmp_path / "flag", env) == tmp_path / "flag"
+    assert config_dir(None, env) == tmp_path / "env"
+    assert config_dir("", env) == tmp_path / "env"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))
+    assert config_dir(None, {}) == tmp_path / "home" / ".docker"
+    assert config_dir(None, {"DOCKER_CONFIG": ""}) == tmp_path / "home" / ".docker"
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "real-env"))
+    assert config_dir() == tmp_path / "real-env"
+    assert config_path(None, env) == tmp_path / "env" / "config.json"
+
+
+# --------------------------------------------------------------------------- save procedure
+
+
+_UMASK_SCRIPT = r"""
+import os, sys
+from pathlib import Path
+from regauth._config import update
+os.umask(int(sys.argv[2], 8))
+update(Path(sys.argv[1]), lambda cfg: (cfg.set_auth("h:1", {"auth": "dTpw"}), True)[1])
+"""
+
+
+@posix_only
+@pytest.mark.parametrize("umask", ["000", "077", "022"])
+def test_new_file_0600_dirs_0700_whatever_the_umask(tmp_path: Path, umask: str) -> None:
+    """observed.md §3.1: file 0600, missing dirs 0700; also with umask 000 (Docker's Save)."""
+    path = tmp_path / "a" / "b" / CONFIG_FILENAME
+    subprocess.run([sys.executable, "-c", _UMASK_SCRIPT, str(path), umask], check=True)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "a" / "b").stat().st_mode) == 0o700
+    assert stat.S_IMODE(lock_path_for(path).stat().st_mode) == 0o600
+    assert load(path).auths() == {"h:1": {"auth": "dTpw"}}
+
+
+@posix_only
+def test_existing_dir_mode_untouched(tmp_path: Path) -> None:
+    """MkdirAll semantics: an existing directory keeps its mode."""
+    os.chmod(tmp_path, 0o755)
+    update(tmp_path / CONFIG_FILENAME, _add("h"))
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
+
+
+@posix_only
+def test_existing_mode_kept(tmp_path: Path) -> None:
+    """observed.md §3.8: the file mode is preserved (0644 stayed 0644)."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('{"auths": {}}')
+    os.chmod(path, 0o644)
+    inode = path.stat().st_ino
+    update(path, _add("h"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.stat().st_ino != inode  # replaced, not rewritten in place
+    assert "h" in load(path).auths()
+
+
+@posix_only
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_owner_kept_when_root_saves(tmp_path: Path) -> None:
+    """docker-behaviour.md §3 Save: uid/gid copied when both > 0."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('{"auths": {}}')
+    os.chown(path, 4242, 4343)
+    update(path, _add("h"))
+    info = path.stat()
+    assert (info.st_uid, info.st_gid) == (4242, 4343)
+
+
+@posix_only
+def test_symlink_kept_and_target_replaced(tmp_path: Path) -> None:
+    """observed.md §3.8: a symlinked config.json stays a symlink; its target is rewritten."""
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    target = real_dir / "actual.json"
+    target.write_text('{"auths": {}}')
+    link_dir = tmp_path / "cfg"
+    link_dir.mkdir()
+    link = link_dir / CONFIG_FILENAME
+    os.symlink(os.path.relpath(target, link_dir), link)
+    update(link, _add("h"))
+    assert link.is_symlink()
+    assert "h" in json.loads(target.read_text())["auths"]
+    assert not list(link_dir.glob("*.tmp-*")) and not list(real_dir.glob("*.tmp-*"))
+    assert lock_path_for(link) == real_dir / "actual.json.lock"
+
+
+@posix_only
+def test_dangling_symlink_target_created(tmp_path: Path) -> None:
+    """docker-behaviour.md §3 Save: the target is written even if the link dangles."""
+    link = tmp_path / CONFIG_FILENAME
+    target = tmp_path / "sub" / "target.json"
+    os.symlink(target, link)
+    update(link, _add("h"))
+    assert link.is_symlink() and json.loads(target.read_text()) == {"auths": {"h": {}}}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_skip_save_when_unchanged(tmp_path: Path) -> None:
+    """docker-behaviour.md §3 (v28+): no save when nothing changed; inode and mtime unchanged."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('{\n  "auths": {"h": {}}\n}')
+    before = path.stat()
+    assert update(path, lambda cfg: cfg.remove_auth("absent")) is False
+    # a change that reports True but yields identical bytes does not write either
+    path.write_text(dumps({"auths": {"h": {}}}))
+    before = path.stat()
+    time.sleep(0.01)
+    assert update(path, _add("h")) is True
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # a real change writes
+    assert update(path, _add("i")) is True
+    assert path.stat().st_ino != before.st_ino
+
+
+def test_missing_file_noop_creates_nothing_but_dir(tmp_path: Path) -> None:
+    """A logout of nothing on a missing file writes no config.json."""
+    path = tmp_path / CONFIG_FILENAME
+    assert update(path, lambda cfg: cfg.remove_auth("h")) is False
+    assert not path.exists()
+
+
+def test_lock_timeout_message(tmp_path: Path) -> None:
+    """A held lock makes update wait, then fail with one line naming the lock."""
+    path = tmp_path / CONFIG_FILENAME
+    with file_lock(path, 1.0):
+        start = time.monotonic()
+        with pytest.raises(ConfigError) as info:
+            update(path, _add("h"), lock_timeout=0.3)
+        assert 0.25 < time.monotonic() - start < 5
+    message = str(info.value)
+    assert "timed out after 0.3s waiting for the lock" in message
+    assert str(lock_path_for(path)) in message and "\n" not in message
+    assert not path.exists()
+
+
+def test_update_waits_for_the_lock(tmp_path: Path) -> None:
+    """update blocks while another holder has the lock, then proceeds on the fresh file."""
+    path = tmp_path / CONFIG_FILENAME
+    update(path, _add("a"))
+    result: list[bool] = []
+    with file_lock(path, 1.0):
+        thread = threading.Thread(target=lambda: result.append(update(path, _add("b"))))
+        thread.start()
+        time.sleep(0.2)
+        assert result == []
+        path.write_text(dumps({"auths": {"a": {}, "z": {}}}))  # written by "the other holder"
+    thread.join(10)
+    assert result == [True]
+    assert list(load(path).auths()) == ["a", "b", "z"]
+
+
+def test_stale_temp_files_cleaned_recent_kept(tmp_path: Path) -> None:
+    """Temp files of killed writers never block; ones older than an hour are removed."""
+    path = tmp_path / CONFIG_FILENAME
+    old = tmp_path / "config.json.tmp-0123456789abcdef"
+    recent = tmp_path / "config.json.tmp-fedcba9876543210"
+    other = tmp_path / "unrelated.tmp-0123"
+    for stray in (old, recent, other):
+        stray.write_text("{")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(other, (two_hours_ago, two_hours_ago))
+    update(path, _add("h"))
+    assert not old.exists() and recent.exists() and other.exists()
+
+
+def test_write_failure_leaves_original_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing rename: ConfigError naming the file, original byte-identical, temp removed."""
+    path = tmp_path / CONFIG_FILENAME
+    original = b'{"auths": {"h": {}}, "keep": 1}'
+    path.write_bytes(original)
+
+    def failing_replace(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(ConfigError) as info:
+        update(path, _add("new"))
+    monkeypatch.undo()
+    assert str(info.value) == f"{path}: cannot write: No space left on device"
+    assert path.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+# --------------------------------------------------------------------------- differential vs Docker
+
+
+def _docker_env(tmp_path: Path) -> dict[str, str] | None:
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(docker, bindir / "docker")
+    home = tmp_path / "home"
+    home.mkdir()
+    return {"PATH": str(bindir), "HOME": str(home), "DOCKER_CONFIG": str(tmp_path / "cfg")}
+
+
+@pytest.mark.real
+def test_docker_rewrite_of_our_file_equals_ours(tmp_path: Path) -> None:
+    """observed.md §3.7-§3.8: Docker parses our file; its rewrite equals ours (known keys, sorted).
+
+    `docker logout 127.0.0.1:1` needs no registry; the file store is used (PATH holds only docker).
+    """
+    env = _docker_env(tmp_path)
+    require(env is not None, "docker CLI not on PATH")
+    assert env is not None
+    path = Path(env["DOCKER_CONFIG"]) / CONFIG_FILENAME
+    data: dict[str, Any] = {
+        "auths": {
+            "127.0.0.1:1": {"auth": encode_auth("gone", "pw")},
+            "a.example:5000": {"auth": encode_auth("u", "p<&>w"), "email": "u@example.com"},
+            "https://index.docker.io/v1/": {"auth": encode_auth("hub", "x")},
+            "z.example": {"auth": encode_auth("t", ""), "identitytoken": "tok<&>\u2028é"},
+        },
+        "psFormat": "table {{.ID}}\t<&> é😀 \u2029",
+        "detachKeys": "ctrl-x,x",
+    }
+    update(path, lambda cfg: (cfg.data.update(data), True)[1])
+    assert path.read_text(encoding="utf-8") == dumps(data)
+
+    proc = subprocess.run(
+        ["docker", "logout", "127.0.0.1:1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Removing login credentials for 127.0.0.1:1" in proc.stdout
+    assert "WARNING" not in proc.stderr and "rror" not in proc.stderr, proc.stderr
+    docker_text = path.read_text(encoding="utf-8")
+
+    ours = tmp_path / "ours" / CONFIG_FILENAME
+    update(ours, lambda cfg: (cfg.data.update(json.loads(json.dumps(data))), True)[1])
+    update(ours, lambda cfg: cfg.remove_auth("127.0.0.1:1"))
+    assert docker_text == ours.read_text(encoding="utf-8")
+
+    # and we read Docker's rewrite back strictly, with the same content
+    assert load(path).data == load(ours).data
