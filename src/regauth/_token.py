@@ -232,9 +232,7 @@ def _parse_time(value: object) -> datetime | None:
             sign = -1 if zone[0] == "-" else 1
             tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
         micro = int((frac or "0").ljust(6, "0")[:6])
-        return datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz
-        )
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
     except ValueError:
         return None
 
@@ -311,15 +309,14 @@ def auth_error(resp: HttpResponse, secrets: Iterable[str] = ()) -> AuthError:
     secrets = tuple(secrets)
     errors = registry_errors(resp.body, secrets)
     code_by_status = _STATUS_CODES.get(resp.status, "UNKNOWN")
-    if resp.status in (401, 403, 429):
-        for challenge in parse_www_authenticate(resp.header_values("WWW-Authenticate")):
-            code = _BEARER_ERRORS.get(challenge.params.get("error", ""))
-            if challenge.scheme != "bearer" or code is None:
-                continue
-            text = challenge.params.get("error_description") or _CODE_MESSAGES[code]
-            first = f"{_code_name(code)}: {sanitise(text, secrets)}"
-            rendered = (first, *[e for e in errors if e != first])
-            return AuthError("; ".join(rendered), resp.status, rendered)
+    for challenge in parse_www_authenticate(resp.header_values("WWW-Authenticate")):
+        code = _BEARER_ERRORS.get(challenge.params.get("error", ""))
+        if challenge.scheme != "bearer" or code is None:
+            continue
+        text = challenge.params.get("error_description") or _CODE_MESSAGES[code]
+        first = f"{_code_name(code)}: {sanitise(text, secrets)}"
+        rendered = (first, *[e for e in errors if e != first])
+        return AuthError("; ".join(rendered), resp.status, rendered)
     details = _details(resp.body, secrets)
     if details:
         message = f"{_code_name(code_by_status)}: {details}"

@@ -1,0 +1,358 @@
+"""Tests of regauth._token: token requests, token responses, registry error rendering (pure)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from regauth._errors import AuthError, ProtocolError, RegauthError, UsageError
+from regauth._http import HttpResponse
+from regauth._token import (
+    MAX_BODY,
+    Token,
+    auth_error,
+    basic_auth_header,
+    parse_token_response,
+    registry_errors,
+    token_get_request,
+    token_refresh_request,
+)
+from regauth._types import Credentials
+
+REALM = "https://127.0.0.1:5001/token"
+CREDS = Credentials(username="testuser", password="testpassword")
+
+
+def resp(status: int, body: object = b"", headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return HttpResponse(status, REALM, headers, raw)
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+def test_get_request_matches_docker_wire() -> None:
+    """observed.md §3.2: GET <realm>?account=U&client_id=docker&offline_token=true&service=S, Basic."""
+    req = token_get_request(REALM, "reg", [], CREDS)
+    assert req.method == "GET"
+    assert req.url == REALM + "?account=testuser&client_id=docker&offline_token=true&service=reg"
+    assert req.header("Authorization") == "Basic dGVzdHVzZXI6dGVzdHBhc3N3b3Jk"
+    assert "testpassword" not in repr(req)
+
+
+def test_get_request_scopes_and_existing_query() -> None:
+    """docker-behaviour.md §2: repeated scope=; a realm with a query string keeps it."""
+    req = token_get_request(
+        "https://auth.example/token?x=1#frag",
+        "",
+        ["repository:a/b:pull", "repository:c:pull,push"],
+        CREDS,
+        client_id="regauth",
+        offline=False,
+    )
+    parts = urlsplit(req.url)
+    assert parts.fragment == ""
+    assert parse_qsl(parts.query) == [
+        ("x", "1"),
+        ("account", "testuser"),
+        ("client_id", "regauth"),
+        ("scope", "repository:a/b:pull"),
+        ("scope", "repository:c:pull,push"),
+    ]
+
+
+@pytest.mark.parametrize("creds", [Credentials(), Credentials(username="u"), Credentials(password="p")])
+def test_get_request_without_full_credentials_is_anonymous(creds: Credentials) -> None:
+    """docker-behaviour.md §2: account and Basic only if username and password are non-empty."""
+    req = token_get_request(REALM, "reg", [], creds)
+    assert req.header("Authorization") is None
+    assert "account" not in parse_qs(urlsplit(req.url).query)
+
+
+def test_refresh_request_form() -> None:
+    """docker-behaviour.md §2: POST form grant_type=refresh_token, scope space-joined, client_id."""
+    req = token_refresh_request(REALM, "reg", ["repository:a:pull", "repository:b:push"], "RT-1")
+    assert req.method == "POST" and req.url == REALM
+    assert req.header("Content-Type") == "application/x-www-form-urlencoded"
+    assert parse_qsl(req.body.decode(), keep_blank_values=True) == [
+        ("client_id", "docker"),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "RT-1"),
+        ("scope", "repository:a:pull repository:b:push"),
+        ("service", "reg"),
+    ]
+    assert "RT-1" not in repr(req)
+
+
+def test_refresh_request_empty_scope_is_sent() -> None:
+    """Docker sends scope= even when empty (login sends no scope)."""
+    req = token_refresh_request(REALM, "reg", [], "RT")
+    assert ("scope", "") in parse_qsl(req.body.decode(), keep_blank_values=True)
+
+
+@pytest.mark.parametrize(
+    "realm",
+    ["", "token", "ftp://x/token", "https://", "https://host:99999/t", "https://h/a b", "http://h/\n"],
+)
+def test_bad_realm(realm: str) -> None:
+    """A realm that is not an http(s) URL is a ProtocolError."""
+    with pytest.raises(ProtocolError):
+        token_get_request(realm, "", [], CREDS)
+    with pytest.raises(ProtocolError):
+        token_refresh_request(realm, "", [], "RT")
+
+
+def test_basic_auth_header() -> None:
+    """observed.md conventions: base64("testuser:testpassword"); UTF-8; ':' in a username refused."""
+    assert basic_auth_header("testuser", "testpassword") == "Basic dGVzdHVzZXI6dGVzdHBhc3N3b3Jk"
+    value = basic_auth_header("zoë", "pä:ss")
+    assert base64.b64decode(value.split()[1]).decode() == "zoë:pä:ss"
+    with pytest.raises(UsageError) as info:
+        basic_auth_header("a:b", "secret-pw")
+    assert "secret-pw" not in str(info.value)
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+def test_access_token_wins_over_token() -> None:
+    """docker-behaviour.md §2: access_token wins over token; refresh_token kept; issued_at parsed."""
+    token = parse_token_response(
+        resp(
+            200,
+            {
+                "token": "T1",
+                "access_token": "A1",
+                "expires_in": 300,
+                "issued_at": "2024-01-02T03:04:05.123456789Z",
+                "refresh_token": "R1",
+                "scope": "repository:a:pull",
+            },
+        )
+    )
+    assert token.access_token == "A1"
+    assert token.refresh_token == "R1"
+    assert token.expires_in == 300
+    assert token.issued_at == datetime(2024, 1, 2, 3, 4, 5, 123456, timezone.utc)
+    assert token.scope == "repository:a:pull"
+    assert "A1" not in repr(token) and "R1" not in repr(token)
+    assert token.expires_at(datetime.now(timezone.utc)) == token.issued_at + timedelta(seconds=300)
+
+
+def test_token_only_and_defaults() -> None:
+    """observed.md §2: a reply with only `token`; expires_in < 60 → 60; no issued_at → None."""
+    token = parse_token_response(resp(200, {"token": "T1", "expires_in": 5}))
+    assert token == Token("T1", 60, None, "", "")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-02T03:04:05+02:00", datetime(2024, 1, 2, 1, 4, 5, tzinfo=timezone.utc)),
+        ("2024-01-02t03:04:05z", datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)),
+        ("2024-13-02T03:04:05Z", None),
+        ("yesterday", None),
+        (12345, None),
+    ],
+)
+def test_issued_at(value: object, expected: datetime | None) -> None:
+    """RFC 3339 issued_at; anything else is None (the caller uses now)."""
+    assert parse_token_response(resp(200, {"token": "T", "issued_at": value})).issued_at == expected
+
+
+@pytest.mark.parametrize("value", ["300", None, True, -5, float("nan"), 1e300, [1]])
+def test_odd_expires_in(value: object) -> None:
+    """expires_in that is not a sane number falls back to the floor or is capped."""
+    raw = json.dumps({"token": "T", "expires_in": value}).encode()
+    token = parse_token_response(resp(200, raw))
+    assert 60 <= token.expires_in <= 10**9
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"token": ""},
+        {"access_token": None, "token": 5},
+        {"refresh_token": "R"},
+    ],
+)
+def test_missing_token(body: object) -> None:
+    """docker-behaviour.md §2: no token → Docker's message."""
+    with pytest.raises(ProtocolError, match="authorization server did not include a token"):
+        parse_token_response(resp(200, body))
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b"[1,2]", b'"token"', b"\xff\xfe\x00", b"[" * 100_000, b"{" * 10]
+)
+def test_garbage_body(body: bytes) -> None:
+    """A body that is not a JSON object is a ProtocolError."""
+    with pytest.raises(ProtocolError):
+        parse_token_response(resp(200, body))
+
+
+def test_huge_body_refused() -> None:
+    """Bodies over MAX_BODY (1 MiB) are refused before parsing."""
+    body = json.dumps({"token": "T", "pad": "x" * MAX_BODY}).encode()
+    with pytest.raises(ProtocolError, match="too large"):
+        parse_token_response(resp(200, body))
+
+
+@pytest.mark.parametrize("token", ["a b", "a\r\nX: y", "tök", "\x00"])
+def test_token_unfit_for_a_header(token: str) -> None:
+    """A token that would break the Authorization header is refused, without quoting it."""
+    with pytest.raises(ProtocolError) as info:
+        parse_token_response(resp(200, {"access_token": token}))
+    assert token not in str(info.value)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def test_details_body_401() -> None:
+    """observed.md §2/§3.4: 401 {"details": ...} → `unauthorized: incorrect username or password`."""
+    with pytest.raises(AuthError) as info:
+        parse_token_response(resp(401, {"details": "incorrect username or password"}))
+    assert str(info.value) == "unauthorized: incorrect username or password"
+    assert info.value.status == 401
+
+
+def test_errors_body() -> None:
+    """docker-behaviour.md §2: errors[] rendered `<code>: <message>`, joined with '; '."""
+    body = {
+        "errors": [
+            {"code": "DENIED", "message": "no push for you", "detail": None},
+            {"code": "NAME_UNKNOWN", "message": "", "detail": {"x": 1}},
+        ]
+    }
+    with pytest.raises(AuthError) as info:
+        parse_token_response(resp(403, body))
+    assert str(info.value) == "denied: no push for you; name unknown: unknown error"
+    assert info.value.errors == ("denied: no push for you", "name unknown: unknown error")
+
+
+@pytest.mark.parametrize(
+    ("error", "description", "expected"),
+    [
+        ("invalid_token", "", "unauthorized: authentication required"),
+        ("insufficient_scope", "", "denied: requested access to the resource is denied"),
+        ("invalid_token", "token expired", "unauthorized: token expired"),
+    ],
+)
+def test_bearer_error_in_challenge(error: str, description: str, expected: str) -> None:
+    """docker-behaviour.md §2: a Bearer challenge's error= decides first."""
+    header = f'Bearer realm="r",error="{error}"'
+    if description:
+        header += f',error_description="{description}"'
+    response = resp(401, {"details": "ignored"}, (("WWW-Authenticate", header),))
+    with pytest.raises(AuthError) as info:
+        parse_token_response(response)
+    assert str(info.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "unauthorized: authentication required"),
+        (403, "denied: requested access to the resource is denied"),
+        (429, "toomanyrequests: too many requests"),
+        (418, "unknown: unexpected status 418"),
+        (400, "unknown: unexpected status 400 Bad Request"),
+    ],
+)
+def test_error_by_status(status: int, expected: str) -> None:
+    """docker-behaviour.md §2: without challenge error or JSON, the status decides."""
+    with pytest.raises(AuthError) as info:
+        parse_token_response(resp(status, b"<html>nope</html>"))
+    assert str(info.value) == expected
+    assert info.value.status == status
+
+
+def test_5xx() -> None:
+    """docker-behaviour.md §2: 5xx → `received unexpected HTTP status: <status>`."""
+    with pytest.raises(ProtocolError) as info:
+        parse_token_response(HttpResponse(503, REALM, (), b"", "Service Unavailable"))
+    assert str(info.value) == "received unexpected HTTP status: 503 Service Unavailable"
+    with pytest.raises(ProtocolError, match="500 Internal Server Error"):
+        parse_token_response(HttpResponse(500, REALM))
+
+
+def test_redirect_not_followed_is_protocol_error() -> None:
+    """Redirects are the transport's job; a 3xx reaching the parser is unexpected."""
+    with pytest.raises(ProtocolError, match="302"):
+        parse_token_response(HttpResponse(302, REALM))
+
+
+def test_server_text_sanitised_and_secrets_masked() -> None:
+    """Server text is stripped of control characters, truncated, and known secrets are masked."""
+    details = "bad password testpassword\x1b[31m\r\n" + "x" * 1000
+    with pytest.raises(AuthError) as info:
+        parse_token_response(resp(401, {"details": details}), secrets=["testpassword"])
+    message = str(info.value)
+    assert "testpassword" not in message
+    assert "\x1b" not in message and "\n" not in message
+    assert len(message) < 300
+
+
+def test_registry_errors_shapes() -> None:
+    """registry_errors never raises and reads distribution's 401 body (observed.md §2)."""
+    body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}'
+    assert registry_errors(body) == ("unauthorized: authentication required",)
+    for junk in (b"", b"[]", b'{"errors": 5}', b'{"errors": [1, "x", null]}', b"\xff"):
+        assert registry_errors(junk) == ()
+
+
+def test_auth_error_is_an_auth_error() -> None:
+    """auth_error builds (does not raise) the error."""
+    err = auth_error(resp(401))
+    assert isinstance(err, AuthError) and err.status == 401
+
+
+@given(st.integers(100, 599), st.binary(max_size=300), st.text(max_size=100))
+def test_parse_never_raises_foreign_errors(status: int, body: bytes, header: str) -> None:
+    """Property: any status, body and challenge header give a Token or a RegauthError."""
+    response = HttpResponse(status, REALM, (("WWW-Authenticate", header),), body)
+    with contextlib.suppress(RegauthError):
+        parse_token_response(response)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "token",
+                        "access_token",
+                        "expires_in",
+                        "issued_at",
+                        "refresh_token",
+                        "scope",
+                        "details",
+                        "errors",
+                        "code",
+                        "message",
+                    ]
+                ),
+                children,
+                max_size=5,
+            )
+        ),
+        max_leaves=10,
+    ),
+    st.sampled_from([200, 401, 403, 404, 429]),
+)
+def test_parse_never_raises_on_json(doc: object, status: int) -> None:
+    """Property: any JSON document gives a Token or a RegauthError."""
+    with contextlib.suppress(RegauthError):
+        parse_token_response(resp(status, json.dumps(doc).encode()))
