@@ -115,6 +115,10 @@ def _build_parser() -> _Parser:
     )
     helper.add_argument("name", choices=("pass", "secretservice", "keyring"))
     helper.add_argument("action", nargs="?")
+
+    from . import _cli_extra
+
+    _cli_extra.add_parsers(sub)
     return parser
 
 
@@ -287,6 +291,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
 }
 
 
+def _commands() -> dict[str, Callable[[argparse.Namespace, IO[str]], int]]:
+    from . import _cli_extra
+
+    return {**COMMANDS, **_cli_extra.COMMANDS}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 125 usage)."""
     parser = _build_parser()
@@ -304,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.debug or os.environ.get("REGAUTH_DEBUG"):
         logging.basicConfig(level=logging.DEBUG, format="DEBUG %(name)s: %(message)s")
     try:
-        return COMMANDS[args.command](args, sys.stdin)
+        return _commands()[args.command](args, sys.stdin)
     except UsageError as exc:
         _warn(str(exc))
         return EXIT_USAGE
