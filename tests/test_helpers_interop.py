@@ -1,0 +1,189 @@
+"""Our helpers and the Go helpers 0.6.4 read each other's entries (observed.md §5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from regauth.helpers.pass_ import encode_server, entry_name
+from tests.support.gpg import pass_env  # noqa: F401
+from tests.support.keyring_env import secretservice_env  # noqa: F401
+from tests.support.require import require
+
+pytestmark = pytest.mark.real
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+def _setup(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *programs: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    for program in programs:
+        require(shutil.which(program) is not None, f"{program} not on PATH")
+
+
+@pytest.fixture
+def penv(pass_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:  # noqa: F811
+    _setup(monkeypatch, pass_env, "docker-credential-pass", "pass", "gpg")
+    yield pass_env
+
+
+@pytest.fixture
+def senv(
+    secretservice_env: dict[str, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[dict[str, str]]:
+    _setup(monkeypatch, secretservice_env, "docker-credential-secretservice", "secret-tool")
+    yield secretservice_env
+
+
+def run(program: str, action: str, stdin: str = "") -> str:
+    done = subprocess.run(
+        [program, action], input=stdin.encode(), capture_output=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stdout
+    return done.stdout.decode()
+
+
+def creds(server: str, user: str, secret: str) -> str:
+    return f'{{"ServerURL":"{server}","Username":"{user}","Secret":"{secret}"}}'
+
+
+def server() -> str:
+    return f"127.0.0.1:{uuid.uuid4().int % 50000 + 10000}/{uuid.uuid4().hex[:6]}"
+
+
+GO = {"pass": "docker-credential-pass", "ss": "docker-credential-secretservice"}
+OURS = {"pass": "docker-credential-regauth-pass", "ss": "docker-credential-regauth-secretservice"}
+
+
+@pytest.mark.parametrize("kind", ["pass", "ss"])
+@pytest.mark.parametrize("direction", ["go-to-ours", "ours-to-go"])
+def test_each_reads_the_other(kind: str, direction: str, request: pytest.FixtureRequest) -> None:
+    """What one writes, the other gets and lists (observed.md §5 layouts)."""
+    request.getfixturevalue("penv" if kind == "pass" else "senv")
+    writer, reader = (GO[kind], OURS[kind]) if direction == "go-to-ours" else (OURS[kind], GO[kind])
+    s = server()
+    run(writer, "store", creds(s, "testuser", "pw-<&>-ü"))
+    token_s = server()
+    run(writer, "store", creds(token_s, "<token>", "refresh-tok"))
+    assert run(reader, "get", s) == (
+        f'{{"ServerURL":"{s}","Username":"testuser","Secret":"pw-\\u003c\\u0026\\u003e-ü"}}\n'
+    )
+    assert run(reader, "get", token_s) == (
+        f'{{"ServerURL":"{token_s}","Username":"\\u003ctoken\\u003e","Secret":"refresh-tok"}}\n'
+    )
+    listed = json.loads(run(reader, "list"))
+    assert listed[s] == "testuser" and listed[token_s] == "<token>"
+    run(reader, "erase", s)
+    assert s not in json.loads(run(writer, "list"))
+
+
+def test_pass_layout_modes_and_pass_show(penv: dict[str, str]) -> None:
+    """Our file: <enc>/<user>.gpg, 0600/0700, decrypts to the bare secret (observed.md §5)."""
+    s = "127.0.0.1:5001"
+    run(OURS["pass"], "store", creds(s, "testuser", "testpassword"))
+    store = Path(penv["PASSWORD_STORE_DIR"])
+    folder = store / "docker-credential-helpers" / "MTI3LjAuMC4xOjUwMDE="
+    assert encode_server(s) == folder.name
+    entry = folder / "testuser.gpg"
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in folder.iterdir()) == ["testuser.gpg"]
+    shown = subprocess.run(
+        ["pass", "show", f"docker-credential-helpers/{folder.name}/testuser"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert shown.stdout == b"testpassword"  # no trailing newline
+    run(OURS["pass"], "erase", s)
+    assert not folder.exists()
+
+
+def test_pass_slash_username(penv: dict[str, str]) -> None:
+    """A '/' in a username keeps one file (dch#162); ours reads it back; pass shows it."""
+    s = server()
+    run(OURS["pass"], "store", creds(s, "org/robot", "pw"))
+    folder = Path(penv["PASSWORD_STORE_DIR"]) / "docker-credential-helpers" / encode_server(s)
+    assert [p.name for p in folder.iterdir()] == [entry_name("org/robot") + ".gpg"]
+    assert '"Username":"org/robot"' in run(OURS["pass"], "get", s)
+    shown = subprocess.run(
+        ["pass", "show", f"docker-credential-helpers/{folder.name}/org%2Frobot"],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    assert shown.stdout == b"pw"
+
+
+def test_pass_go_two_users_ours_picks_first_by_name(penv: dict[str, str]) -> None:
+    """Go keeps both usernames; ours reads the alphabetically first, like Go (observed.md §5)."""
+    s = server()
+    run(GO["pass"], "store", creds(s, "zed", "pz"))
+    run(GO["pass"], "store", creds(s, "amy", "pa"))
+    assert '"Username":"amy","Secret":"pa"' in run(OURS["pass"], "get", s)
+    run(OURS["pass"], "store", creds(s, "zed", "pz2"))  # ours replaces the server's entry
+    assert '"Username":"zed","Secret":"pz2"' in run(GO["pass"], "get", s)
+
+
+def test_pass_list_skips_foreign_directory(penv: dict[str, str]) -> None:
+    """An undecodable directory name does not break our list (Go fails the list)."""
+    bad = Path(penv["PASSWORD_STORE_DIR"]) / "docker-credential-helpers" / "not base64!"
+    bad.mkdir(mode=0o700)
+    try:
+        s = server()
+        run(OURS["pass"], "store", creds(s, "u", "p"))
+        assert s in run(OURS["pass"], "list")
+    finally:
+        bad.rmdir()
+
+
+def test_secretservice_item_shape(senv: dict[str, str]) -> None:
+    """Our item: label = ServerURL, Docker attributes and schema (observed.md §5)."""
+    s = server()
+    run(OURS["ss"], "store", creds(s, "testuser", "testpassword"))
+    done = subprocess.run(
+        ["secret-tool", "search", "--all", "server", s],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    text = done.stdout + done.stderr
+    for line in (
+        f"label = {s}",
+        "secret = testpassword",
+        "schema = io.docker.Credentials",
+        "attribute.username = testuser",
+        f"attribute.server = {s}",
+        "attribute.docker_cli = 1",
+        "attribute.label = Docker Credentials",
+    ):
+        assert line in text
+    assert text.count("[/") == 1
+
+
+def test_secretservice_go_two_users_ours_deterministic(senv: dict[str, str]) -> None:
+    """Go keeps two items; ours picks the newest, ties → smallest username (module docstring)."""
+    s = server()
+    run(GO["ss"], "store", creds(s, "zed", "pz"))
+    run(GO["ss"], "store", creds(s, "amy", "pa"))
+    first = run(OURS["ss"], "get", s)
+    assert all(run(OURS["ss"], "get", s) == first for _ in range(3))
+    assert '"Username":"amy"' in first or '"Username":"zed"' in first
+    run(OURS["ss"], "store", creds(s, "bob", "pb"))
+    assert '"Username":"bob","Secret":"pb"' in run(GO["ss"], "get", s)
+    run(OURS["ss"], "erase", s)
+    done = subprocess.run([GO["ss"], "get"], input=s.encode(), capture_output=True, timeout=30, check=False)
+    assert (done.returncode, done.stdout) == (1, b"credentials not found in native keychain\n")
