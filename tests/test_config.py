@@ -52,6 +52,14 @@ def _add(key: str, entry: dict[str, Any] | None = None) -> Any:
     return change
 
 
+def _merge(data: dict[str, Any]) -> Any:
+    def change(cfg: ConfigFile) -> bool:
+        cfg.data.update(data)
+        return True
+
+    return change
+
+
 # --------------------------------------------------------------------------- format
 
 
@@ -461,7 +469,7 @@ def test_docker_rewrite_of_our_file_equals_ours(tmp_path: Path) -> None:
         "psFormat": "table {{.ID}}\t<&> é😀 \u2029",
         "detachKeys": "ctrl-x,x",
     }
-    update(path, lambda cfg: (cfg.data.update(data), True)[1])
+    update(path, _merge(data))
     assert path.read_text(encoding="utf-8") == dumps(data)
 
     proc = subprocess.run(
@@ -478,7 +486,7 @@ def test_docker_rewrite_of_our_file_equals_ours(tmp_path: Path) -> None:
     docker_text = path.read_text(encoding="utf-8")
 
     ours = tmp_path / "ours" / CONFIG_FILENAME
-    update(ours, lambda cfg: (cfg.data.update(json.loads(json.dumps(data))), True)[1])
+    update(ours, _merge(json.loads(json.dumps(data))))
     update(ours, lambda cfg: cfg.remove_auth("127.0.0.1:1"))
     assert docker_text == ours.read_text(encoding="utf-8")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from regauth._config import load, update
+from regauth._config import ConfigFile, load, update
 from regauth._errors import ConfigError
 from tests.support.brokenfiles import BrokenCase, corpus, privilege_drop_prefix, probe, snapshot
 from tests.support.require import require
@@ -111,6 +111,11 @@ def test_parent_is_a_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load(path)
     assert str(info.value).startswith(f"{path}: ")
+
+    def change(cfg: ConfigFile) -> bool:
+        cfg.set_auth("a", {})
+        return True
+
     with pytest.raises(ConfigError):
-        update(path, lambda cfg: (cfg.set_auth("a", {}), True)[1])
+        update(path, change)
     assert blocker.read_text() == "x"

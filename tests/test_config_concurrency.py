@@ -23,7 +23,7 @@ from regauth._errors import ConfigError
 from regauth._lock import lock_path_for
 
 _METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-CTX = multiprocessing.get_context(_METHOD)
+CTX: Any = multiprocessing.get_context(_METHOD)
 ENTRIES = 64
 
 
