@@ -35,9 +35,7 @@ _SECRET_USER = "brokenuser"
 _SECRET_PASSWORD = "S3cretPassw0rd-for-broken-files"
 _VALID = {
     "auths": {
-        "127.0.0.1:5000": {
-            "auth": base64.b64encode(b"brokenuser:" + _SECRET_PASSWORD.encode()).decode()
-        },
+        "127.0.0.1:5000": {"auth": base64.b64encode(b"brokenuser:" + _SECRET_PASSWORD.encode()).decode()},
         "registry.example:443": {"auth": base64.b64encode(b"other:pw").decode()},
     },
     "unknownKey": {"kept": True},
@@ -187,9 +185,7 @@ def corpus(directory: Path) -> list[BrokenCase]:
             expect=".identitytoken",
         ),
         BrokenCase("creds_store_number", _text('{"credsStore": 1}'), expect='"credsStore"'),
-        BrokenCase(
-            "cred_helpers_not_object", _text('{"credHelpers": "pass"}'), expect='"credHelpers"'
-        ),
+        BrokenCase("cred_helpers_not_object", _text('{"credHelpers": "pass"}'), expect='"credHelpers"'),
         BrokenCase(
             "cred_helpers_non_string",
             _text('{"credHelpers": {"h:1": true}}'),
@@ -326,9 +322,7 @@ def snapshot(path: Path) -> tuple[object, ...]:
             with open(path, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     digest.update(chunk)
-        except (
-            PermissionError
-        ):  # unreadable to a non-root tester: size, inode and mtime still count
+        except PermissionError:  # unreadable to a non-root tester: size, inode and mtime still count
             digest.update(b"unreadable")
         return ("file", mode, info.st_size, info.st_ino, info.st_mtime_ns, digest.hexdigest())
     return ("other", stat.S_IFMT(info.st_mode), mode)
