@@ -432,3 +432,16 @@ def test_real_scope_checked(registry_token_https: RegistryStack) -> None:
             login_flow(registry_token_https.url, limited, scopes=["repository:test/b:pull"]),
             handler,
         )
+
+
+def test_fuzz_harness_smoke() -> None:
+    """fuzz/fuzz_core.py's corpus and 300 mutations run clean (the atheris harness stays alive)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "fuzz" / "fuzz_core.py"
+    spec = importlib.util.spec_from_file_location("fuzz_core", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module._fallback(300, module.fuzz_one)
