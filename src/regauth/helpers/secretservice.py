@@ -174,8 +174,9 @@ class SecretServiceBackend(Backend):
         for path in self._search({"label": LABEL}):
             attrs = dict(self._prop(path, _ITEM, "Attributes"))
             server = attrs.get("server")
-            if server and server not in result:
-                result[server] = attrs.get("username", "account not defined")
+            username = attrs.get("username", "account not defined")
+            if server and (server not in result or username < result[server]):
+                result[server] = username  # several items (Go-written): smallest username
         return result
 
 
