@@ -31,9 +31,7 @@ class MemoryStore:
         if creds.identity_token:
             creds = Credentials(identity_token=creds.identity_token, server=creds.server)
         else:
-            creds = Credentials(
-                username=creds.username, password=creds.password, server=creds.server
-            )
+            creds = Credentials(username=creds.username, password=creds.password, server=creds.server)
         self._items[creds.server] = creds
 
     def erase(self, server: str) -> bool:

@@ -168,12 +168,8 @@ class PassBackend(Backend):
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_initialised(self) -> None:
-        if not os.path.isfile(os.path.join(self.root, ".gpg-id")) and not self._recipients_file(
-            self.base
-        ):
-            raise BackendError(
-                f'pass not initialized: no .gpg-id in {self.root} (run "pass init <gpg-id>")'
-            )
+        if not os.path.isfile(os.path.join(self.root, ".gpg-id")) and not self._recipients_file(self.base):
+            raise BackendError(f'pass not initialized: no .gpg-id in {self.root} (run "pass init <gpg-id>")')
 
     def _recipients_file(self, folder: str) -> str | None:
         root = os.path.abspath(self.root)
@@ -202,9 +198,7 @@ class PassBackend(Backend):
         return [
             n
             for n in names
-            if n.endswith(_SUFFIX)
-            and not n.startswith(".")
-            and os.path.isfile(os.path.join(folder, n))
+            if n.endswith(_SUFFIX) and not n.startswith(".") and os.path.isfile(os.path.join(folder, n))
         ]
 
     # -- Backend ---------------------------------------------------------------------------------

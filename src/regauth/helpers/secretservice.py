@@ -52,9 +52,7 @@ class SecretServiceBackend(Backend):
         self._session = ""
 
     # -- D-Bus plumbing --------------------------------------------------------------------------
-    def _call(
-        self, path: str, iface: str, method: str, sig: str | None = None, body: Any = ()
-    ) -> Any:
+    def _call(self, path: str, iface: str, method: str, sig: str | None = None, body: Any = ()) -> Any:
         from jeepney import DBusAddress, new_method_call
         from jeepney.wrappers import DBusErrorResponse, unwrap_msg
 
@@ -73,9 +71,7 @@ class SecretServiceBackend(Backend):
         from jeepney.io.blocking import open_dbus_connection
 
         if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-            raise BackendError(
-                "cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset"
-            )
+            raise BackendError("cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset")
         try:
             self._conn = open_dbus_connection(bus="SESSION")
         except (OSError, ValueError) as exc:
@@ -143,10 +139,7 @@ class SecretServiceBackend(Backend):
         if not items:
             return None
         if len(items) > 1:
-            ranked = [
-                (-int(self._prop(p, _ITEM, "Modified")), a.get("username", ""), p, a)
-                for p, a in items
-            ]
+            ranked = [(-int(self._prop(p, _ITEM, "Modified")), a.get("username", ""), p, a) for p, a in items]
             ranked.sort(key=lambda r: (r[0], r[1]))
             items = [(ranked[0][2], ranked[0][3])]
         path, attrs = items[0]
