@@ -5,38 +5,94 @@ Public API (everything else is private)::
     regauth.login(server, username, password, ...)  -> LoginOutcome
     regauth.logout(server)                          -> LogoutOutcome
     regauth.get_credentials(server)                 -> Credentials | None
+    regauth.token(server, scopes)                   -> Token (bearer token from the stored login)
+    regauth.RegistryAuth(...)                       requests auth (loads requests on first use)
+    regauth.HttpxRegistryAuth(...)                  httpx auth (needs httpx; loaded on first use)
+
+Every name is loaded on first use (PEP 562), so ``import regauth.helpers.pass_`` and ``regauth
+--help`` pay for nothing they do not run.  To export a name, add it to ``_LAZY`` and ``__all__``.
 """
 
 from __future__ import annotations
 
-from ._api import LoginOutcome, LogoutOutcome, get_credentials, login, logout
-from ._errors import (
-    AuthError,
-    ConfigError,
-    HelperError,
-    ProtocolError,
-    RegauthError,
-    StoreError,
-    TransportError,
-    UsageError,
-)
-from ._types import Credentials
 from ._version import __version__
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the helpers start-up time
+
+if TYPE_CHECKING:
+    from ._api import LoginOutcome, LogoutOutcome, get_credentials, login, logout
+    from ._errors import (
+        AuthError,
+        ConfigError,
+        HelperError,
+        ProtocolError,
+        RegauthError,
+        StoreError,
+        TransportError,
+        UsageError,
+    )
+    from ._token import Token
+    from ._token_api import NoTokenAuthError, token
+    from ._types import Credentials
+    from .auth import HttpxRegistryAuth, RegistryAuth
+
+#: public name -> the private module defining it
+_LAZY = {
+    "AuthError": "._errors",
+    "ConfigError": "._errors",
+    "Credentials": "._types",
+    "HelperError": "._errors",
+    "HttpxRegistryAuth": ".auth",
+    "LoginOutcome": "._api",
+    "LogoutOutcome": "._api",
+    "NoTokenAuthError": "._token_api",
+    "ProtocolError": "._errors",
+    "RegauthError": "._errors",
+    "RegistryAuth": ".auth",
+    "StoreError": "._errors",
+    "Token": "._token",
+    "TransportError": "._errors",
+    "UsageError": "._errors",
+    "get_credentials": "._api",
+    "login": "._api",
+    "logout": "._api",
+    "token": "._token_api",
+}
 
 __all__ = [
     "AuthError",
     "ConfigError",
     "Credentials",
     "HelperError",
+    "HttpxRegistryAuth",
     "LoginOutcome",
     "LogoutOutcome",
+    "NoTokenAuthError",
     "ProtocolError",
     "RegauthError",
+    "RegistryAuth",
     "StoreError",
+    "Token",
     "TransportError",
     "UsageError",
     "__version__",
     "get_credentials",
     "login",
     "logout",
+    "token",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
