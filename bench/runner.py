@@ -169,6 +169,8 @@ def machine() -> dict[str, str]:
         "cpu": f"{cpu} x{os.cpu_count()}",
         "python": platform.python_version(),
     }
+    if hasattr(os, "getloadavg"):  # not on Windows
+        info["load avg (1 min)"] = f"{os.getloadavg()[0]:.1f}"
     docker = shutil.which("docker")
     if docker:
         info["docker"] = _version([docker, "--version"])
@@ -202,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--runs must be ≥ 1 and --warmup ≥ 0")
 
     started = time.perf_counter()
+    load_before = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
     results: list[CaseResult] = []
     with Environment() as env:
         ctx = Context(env)
@@ -223,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     elapsed = time.perf_counter() - started
     info = machine()
+    if "load avg (1 min)" in info:
+        info["load avg (1 min)"] = f"{load_before} at start, {info['load avg (1 min)']} at end"
     print()
     print(format_table(results))
     counters = format_counters(results)
