@@ -1,18 +1,291 @@
-"""The commands beyond Docker's (status, list, token, get, migrate, export, completion).
+"""The commands beyond Docker's (status, list, get, migrate, export, completion, logout --all).
 
-Rule: like cli.py, only argparse and the standard library at import time.
+Rule: like cli.py, only argparse and the standard library at import time.  Read commands take
+``--format table|json`` (stable JSON keys, never a secret); ``get`` alone prints a secret, on purpose.
+Exit codes: 0 ok, 1 failure, 2 (status) nothing stored, 125 bad flags.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import json
+import sys
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-__all__ = ["COMMANDS", "add_parsers"]
+__all__ = ["COMMANDS", "add_parsers", "cmd_logout_all"]
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {}
+EXIT_OK, EXIT_FAIL, EXIT_NOTHING = 0, 1, 2
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to the widest cell, separated by three spaces (like ``docker ps``)."""
+    cells = [list(headers), *[[_one_line(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output format (default table)"
+    )
+
+
+def _add_authfile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--authfile",
+        metavar="FILE",
+        help="an extra auth file read before config.json (default: $REGISTRY_AUTH_FILE)",
+    )
+
+
+# --------------------------------------------------------------------------- list
+
+
+def _cmd_list(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from ._inventory import list_logins
+
+    logins = list_logins(config=args.config, authfile=args.authfile)
+    if args.format == "json":
+        print(json.dumps([login.as_dict() for login in logins], indent=2))
+    elif logins:
+        with_errors = any(login.error for login in logins)
+        headers = ["REGISTRY", "USERNAME", "AUTH", "STORE", "SOURCE"] + (["ERROR"] if with_errors else [])
+        rows = [
+            [x.server, x.username, x.auth or "-", x.store, x.source] + ([x.error] if with_errors else [])
+            for x in logins
+        ]
+        print(_table(headers, rows))
+    else:
+        _warn("no stored logins")
+    return EXIT_FAIL if any(login.error for login in logins) else EXIT_OK
+
+
+# --------------------------------------------------------------------------- status
+
+
+def _cmd_status(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from ._inventory import status
+
+    results = status(
+        args.servers,
+        config=args.config,
+        authfile=args.authfile,
+        tls_verify=args.tls_verify,
+        timeout=args.timeout,
+    )
+    if args.format == "json":
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    elif results:
+        rows = []
+        for r in results:
+            shown = r.result if not r.reason or r.result == "valid" else f"{r.result}: {r.reason}"
+            rows.append([r.login.server, r.login.username, r.login.store, r.login.auth or "-", shown])
+        print(_table(["REGISTRY", "USERNAME", "STORE", "AUTH", "RESULT"], rows))
+    if not results:
+        named = ", ".join(args.servers)
+        _warn(f"not logged in to {named}" if named else "no stored logins")
+        return EXIT_NOTHING
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+# --------------------------------------------------------------------------- get
+
+
+def _cmd_get(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from ._address import normalise
+    from ._helperproto import TOKEN_USERNAME, go_json
+
+    server: str = args.server
+    if "/" in server and "://" not in server:  # an image reference: per-repository keys
+        from ._authfiles import lookup
+
+        found = lookup(server, config=args.config, authfile=args.authfile)
+        creds = found.credentials if found is not None else None
+        key = found.credentials.server if found is not None else server
+    else:
+        from ._api import get_credentials
+
+        key = normalise(server)
+        creds = get_credentials(key, config=args.config, authfile=args.authfile)
+    if creds is None or not (creds.username or creds.password or creds.identity_token):
+        _warn(f"not logged in to {key}")
+        return EXIT_FAIL
+    if args.username_only:
+        print(creds.username or TOKEN_USERNAME)
+        return EXIT_OK
+    if creds.identity_token:
+        payload = {"ServerURL": key, "Username": TOKEN_USERNAME, "Secret": creds.identity_token}
+    else:
+        payload = {"ServerURL": key, "Username": creds.username, "Secret": creds.password}
+    print(go_json(payload))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- migrate
+
+
+def _cmd_migrate(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from ._migrate import migrate
+
+    def report(key: str, what: str) -> None:
+        if what == "moved":
+            print(f"Moved {key} to {args.to}")
+        elif what == "skipped":
+            print(f"Skipped {key}: it changed meanwhile")
+        else:
+            _warn(f"Not moved {key}: {what}")
+
+    outcome = migrate(args.to, config=args.config, set_default=args.set_creds_store, report=report)
+    if not (outcome.moved or outcome.failed or outcome.skipped):
+        print("No plaintext credentials to migrate")
+    return EXIT_OK if outcome.ok else EXIT_FAIL
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _cmd_export(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from ._errors import RegauthError
+    from ._export import kubernetes_secret, validate_name
+    from ._inventory import collect_credentials
+
+    validate_name(args.name)
+    if args.namespace is not None:
+        validate_name(args.namespace, what="namespace", label=True)
+    logins = collect_credentials(args.servers, config=args.config, authfile=args.authfile)
+    if not logins:
+        raise RegauthError("no stored logins to export")
+    sys.stdout.write(kubernetes_secret(args.name, logins, namespace=args.namespace))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def _cmd_completion(args: argparse.Namespace, stdin: IO[str]) -> int:
+    from ._completion import script
+    from .cli import _build_parser
+
+    sys.stdout.write(script(args.shell, _build_parser()))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- logout --all
+
+
+def cmd_logout_all(args: argparse.Namespace, stdin: IO[str]) -> int:
+    """``logout --all``: one line per removal; non-zero if any erase failed."""
+    from ._inventory import logout_all
+
+    outcome = logout_all(config=args.config, authfile=getattr(args, "authfile", None))
+    for line in outcome.removed:
+        store, _, key = line.rpartition(": ")
+        print(f"Removing login credentials for {key} ({store})")
+    if not outcome.removed and outcome.ok:
+        print("Not logged in anywhere")
+    for note in outcome.notes:
+        _warn(f"note: {note}")
+    if not outcome.ok:
+        _warn("WARNING: could not erase credentials:")
+        for line in outcome.errors:
+            _warn(line)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
+    "status": _cmd_status,
+    "list": _cmd_list,
+    "get": _cmd_get,
+    "migrate": _cmd_migrate,
+    "export": _cmd_export,
+    "completion": _cmd_completion,
+}
 
 
 def add_parsers(sub: Any) -> None:
     """Add this module's sub-commands to the ``regauth`` parser's sub-parsers."""
+    from .cli import _tls_verify
+
+    status = sub.add_parser(
+        "status",
+        help="check that stored logins still work (never prints secrets)",
+        description="Re-validate stored logins against their registries. Exit 0: all valid; "
+        "1: some invalid or unreachable; 2: nothing stored.",
+        usage="regauth status [OPTIONS] [SERVER...]",
+    )
+    status.add_argument("servers", nargs="*", metavar="SERVER")
+    _add_format(status)
+    _add_authfile(status)
+    status.add_argument(
+        "--tls-verify", nargs="?", const=True, default=None, type=_tls_verify, metavar="BOOL",
+        help="require verified HTTPS (true) or allow insecure TLS and plain HTTP (false)",
+    )  # fmt: skip
+    status.add_argument(
+        "--timeout", type=float, default=15.0, metavar="SECONDS",
+        help="network timeout per login (default 15)",
+    )  # fmt: skip
+
+    listing = sub.add_parser(
+        "list",
+        help="list every stored login, in every store and auth file",
+        description="List stored logins: config.json (file, credsStore, credHelpers), "
+        "DOCKER_AUTH_CONFIG, --authfile/REGISTRY_AUTH_FILE and podman's auth.json files.",
+        usage="regauth list [OPTIONS]",
+    )
+    _add_format(listing)
+    _add_authfile(listing)
+
+    get = sub.add_parser(
+        "get",
+        help="print a stored credential as helper-protocol JSON (secret included)",
+        description="Print the stored credential for SERVER (or an image reference host/ns/repo) as "
+        '{"ServerURL","Username","Secret"}. The secret is printed: for scripts.',
+        usage="regauth get [OPTIONS] SERVER",
+    )
+    get.add_argument("server", metavar="SERVER")
+    get.add_argument("--username-only", action="store_true", help="print only the username")
+    _add_authfile(get)
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="move plaintext credentials from config.json into a credential helper",
+        description="Move every plaintext auths entry of config.json into docker-credential-HELPER; "
+        "an entry leaves the file only after the helper gave it back.",
+        usage="regauth migrate --to HELPER [--set-creds-store]",
+    )
+    migrate.add_argument("--to", required=True, metavar="HELPER", help="helper suffix, e.g. pass")
+    migrate.add_argument(
+        "--set-creds-store", action="store_true", help="also make HELPER the credsStore for future logins"
+    )
+
+    export = sub.add_parser(
+        "export",
+        help="export stored logins (kubernetes: a dockerconfigjson Secret)",
+        description="Print a Kubernetes Secret of type kubernetes.io/dockerconfigjson built from "
+        "the stored logins of SERVER... (default: every login).",
+        usage="regauth export kubernetes NAME [--namespace NS] [SERVER...]",
+    )
+    export.add_argument("target", choices=("kubernetes",))
+    export.add_argument("name", metavar="NAME")
+    export.add_argument("servers", nargs="*", metavar="SERVER")
+    export.add_argument("-n", "--namespace", metavar="NS", help="namespace of the Secret")
+    _add_authfile(export)
+
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print a completion script, e.g. source <(regauth completion bash).",
+        usage="regauth completion bash|zsh|fish",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
