@@ -107,6 +107,7 @@ _CORPUS = [
     b'\x02\x32Bearer error="invalid_token"\x00{"details":"no"}',
     b'\x02\x32\x00{"token":"A","refresh_token":"R","expires_in":1,"issued_at":"2024-01-01T00:00:00Z"}',
     b'\x03Bearer realm="https://a/t"\x00\x01\x00\x00{"token":"T"}\x00\x00{}',
+    b'\x03Bearer realm="http://[x/t"\x00\x01',
 ]
 
 

@@ -151,9 +151,7 @@ def test_logout_keys_url_argument_keeps_argument() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    "server", [None, "", "docker.io", "index.docker.io", "https://index.docker.io/v1/"]
-)
+@pytest.mark.parametrize("server", [None, "", "docker.io", "index.docker.io", "https://index.docker.io/v1/"])
 def test_logout_keys_hub(server: str | None) -> None:
     """Every Hub spelling erases the Hub key first (better than Docker: cli#7326), then legacy."""
     keys = logout_keys(server)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regauth._challenge import (
@@ -200,9 +200,11 @@ def test_never_raises_on_grammar_soup(values: list[str]) -> None:
 @given(
     st.lists(
         st.tuples(
-            st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}", fullmatch=True),
+            st.text(st.sampled_from("AbcXyz"), min_size=1, max_size=6),
             st.dictionaries(
-                st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+                st.text(st.sampled_from("realmsvc_9"), min_size=1, max_size=6).filter(
+                    lambda name: not name[0].isdigit()
+                ),
                 st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20),
                 max_size=4,
             ),
@@ -211,6 +213,7 @@ def test_never_raises_on_grammar_soup(values: list[str]) -> None:
         max_size=4,
     )
 )
+@settings(max_examples=60)
 def test_round_trip(challenges: list[tuple[str, dict[str, str]]]) -> None:
     """Property: well-formed challenges rendered into one header come back intact."""
 

@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regauth._challenge import Challenge
-from regauth._errors import AuthError, ProtocolError, TransportError, UsageError
+from regauth._errors import AuthError, ProtocolError, RegauthError, TransportError, UsageError
 from regauth._flow import TRANSITIONS, Event, LoginResult, State, login_flow, token_flow
 from regauth._http import HttpRequest, HttpResponse
 from regauth._token import Token
@@ -58,6 +60,20 @@ def r(status: int, body: object = b"", *challenges: str) -> HttpResponse:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return HttpResponse(status, EP, tuple(("WWW-Authenticate", c) for c in challenges), raw)
 
+
+CHALLENGE_SAMPLES = [
+    'Bearer realm="http://127.0.0.1:1/t",service="s"',
+    'Bearer realm="https://a.example/t"',
+    'Bearer realm="http://[x/t"',
+    "Basic realm=r",
+    'Bearer realm="https://a/t",error="insufficient_scope"',
+]
+BODY_SAMPLES = [
+    b'{"token":"T","refresh_token":"R"}',
+    b'{"details":"testpassword is wrong"}',
+    UNAUTHORIZED_BODY,
+    b"{}",
+]
 
 BEARER_401 = r(401, UNAUTHORIZED_BODY, f'Bearer realm="{REALM}",service="reg"')
 BASIC_401 = r(401, UNAUTHORIZED_BODY, 'Basic realm="Registry Realm"')
@@ -185,6 +201,15 @@ def test_bearer_no_realm() -> None:
     """docker-behaviour.md §2: `no realm specified for token auth challenge`."""
     with pytest.raises(ProtocolError, match=r"^no realm specified for token auth challenge$"):
         drive(login_flow(EP, CREDS), script(r(401, b"", 'Bearer service="reg"')))
+
+
+@pytest.mark.parametrize(
+    "realm", ["http://[x/token", "ftp://auth.example/t", "/relative/token", "https://h/a b"]
+)
+def test_bearer_bad_realm(realm: str) -> None:
+    """A realm that is not an absolute http(s) URL is a ProtocolError (found by fuzzing: [x)."""
+    with pytest.raises(ProtocolError, match="invalid token realm"):
+        drive(login_flow("http://reg.example", CREDS), script(r(401, b"", f'Bearer realm="{realm}"')))
 
 
 def test_bearer_token_server_refuses() -> None:
@@ -445,3 +470,28 @@ def test_fuzz_harness_smoke() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module._fallback(300, module.fuzz_one)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([200, 401, 403, 404, 429, 500]),
+            st.text(max_size=120) | st.sampled_from(CHALLENGE_SAMPLES),
+            st.binary(max_size=80) | st.sampled_from(BODY_SAMPLES),
+        ),
+        min_size=3,
+        max_size=3,
+    ),
+    st.sampled_from([CREDS, Credentials(identity_token="IT"), Credentials()]),
+)
+def test_flow_never_raises_foreign_errors(answers: list[tuple[int, str, bytes]], creds: Credentials) -> None:
+    """Property: any three responses end the flow with a result or a RegauthError, never a leak."""
+    flow = login_flow("http://reg.example", creds)
+    try:
+        next(flow)
+        for status, header, body in answers:
+            flow.send(HttpResponse(status, EP, (("WWW-Authenticate", header),), body))
+    except StopIteration:
+        return
+    except RegauthError as exc:
+        assert "testpassword" not in str(exc)

@@ -196,8 +196,13 @@ def _token_request(
     realm = challenge.realm
     if not realm:
         raise ProtocolError("no realm specified for token auth challenge")
+    if creds.identity_token:
+        request = token_refresh_request(realm, challenge.service, scopes, creds.identity_token, client_id)
+    else:
+        request = token_get_request(realm, challenge.service, scopes, creds, client_id)
+    # The realm is a valid http(s) URL now (the builders raise ProtocolError otherwise).
     sends_secret = bool(creds.identity_token or (creds.username and creds.password))
-    realm_parts = urlsplit(realm)
+    realm_parts = urlsplit(request.url)
     if realm_parts.scheme.lower() == "http" and sends_secret:
         ep_parts = urlsplit(endpoint)
         realm_host = (realm_parts.hostname or "").lower()
@@ -206,9 +211,7 @@ def _token_request(
             raise TransportError(
                 f"refusing to send credentials to token realm {sanitise(realm)} over plain HTTP"
             )
-    if creds.identity_token:
-        return token_refresh_request(realm, challenge.service, scopes, creds.identity_token, client_id)
-    return token_get_request(realm, challenge.service, scopes, creds, client_id)
+    return request
 
 
 def _fetch_token(
