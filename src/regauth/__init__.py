@@ -5,6 +5,8 @@ Public API (everything else is private)::
     regauth.login(server, username, password, ...)  -> LoginOutcome
     regauth.logout(server)                          -> LogoutOutcome
     regauth.get_credentials(server)                 -> Credentials | None
+    regauth.list_logins()                           -> list[LoginInfo]      (every store and auth file)
+    regauth.status(servers)                         -> list[StatusResult]   (re-validates, no secrets)
     regauth.token(server, scopes)                   -> Token (bearer token from the stored login)
     regauth.RegistryAuth(...)                       requests auth (loads requests on first use)
     regauth.HttpxRegistryAuth(...)                  httpx auth (needs httpx; loaded on first use)
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         TransportError,
         UsageError,
     )
+    from ._inventory import LoginInfo, StatusResult, list_logins, status
     from ._token import Token
     from ._token_api import NoTokenAuthError, token
     from ._types import Credentials
@@ -43,19 +46,23 @@ _LAZY = {
     "Credentials": "._types",
     "HelperError": "._errors",
     "HttpxRegistryAuth": ".auth",
+    "LoginInfo": "._inventory",
     "LoginOutcome": "._api",
     "LogoutOutcome": "._api",
     "NoTokenAuthError": "._token_api",
     "ProtocolError": "._errors",
     "RegauthError": "._errors",
     "RegistryAuth": ".auth",
+    "StatusResult": "._inventory",
     "StoreError": "._errors",
     "Token": "._token",
     "TransportError": "._errors",
     "UsageError": "._errors",
     "get_credentials": "._api",
+    "list_logins": "._inventory",
     "login": "._api",
     "logout": "._api",
+    "status": "._inventory",
     "token": "._token_api",
 }
 
@@ -65,20 +72,24 @@ __all__ = [
     "Credentials",
     "HelperError",
     "HttpxRegistryAuth",
+    "LoginInfo",
     "LoginOutcome",
     "LogoutOutcome",
     "NoTokenAuthError",
     "ProtocolError",
     "RegauthError",
     "RegistryAuth",
+    "StatusResult",
     "StoreError",
     "Token",
     "TransportError",
     "UsageError",
     "__version__",
     "get_credentials",
+    "list_logins",
     "login",
     "logout",
+    "status",
     "token",
 ]
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LoginOutcome",
     "LogoutOutcome",
+    "docker_config_credentials",
     "get_credentials",
     "login",
     "logout",
@@ -254,9 +255,35 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
 
 
 def get_credentials(
+    server: str | None = None,
+    *,
+    config: PathLike | None = None,
+    authfile: PathLike | None = None,
+) -> Credentials | None:
+    """The stored credentials for ``server``, or None.
+
+    Sources, first hit wins (``_authfiles`` module docstring): ``DOCKER_AUTH_CONFIG``,
+    ``authfile`` (else ``$REGISTRY_AUTH_FILE``), config.json (file entry overlaid by its helper),
+    podman's ``auth.json`` files.
+    Raises ConfigError for a broken config.json or auth file and HelperError when the helper fails.
+    """
+    from ._authfiles import credentials_after_docker, credentials_before_docker
+
+    key = normalise(server)
+    early = credentials_before_docker(key, authfile=authfile)
+    if early is not None:
+        return early.credentials
+    found = docker_config_credentials(key, config=config)
+    if found is not None:
+        return found
+    late = credentials_after_docker(key, authfile=authfile)
+    return late.credentials if late is not None else None
+
+
+def docker_config_credentials(
     server: str | None = None, *, config: PathLike | None = None
 ) -> Credentials | None:
-    """The stored credentials for ``server`` (file entry overlaid by its helper), or None.
+    """The credentials config.json alone holds for ``server`` (file entry overlaid by its helper).
 
     Raises ConfigError for a broken config.json and HelperError when the helper fails.
     """

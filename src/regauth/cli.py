@@ -104,9 +104,12 @@ def _build_parser() -> _Parser:
         "logout",
         help="log out from a registry",
         description="Log out from a registry. If no server is given, Docker Hub is used.",
-        usage="regauth logout [SERVER]",
+        usage="regauth logout [SERVER] | --all",
     )
     logout.add_argument("server", nargs="?", metavar="SERVER")
+    logout.add_argument(  # issue 5 item 3 (_cli_extra.cmd_logout_all)
+        "--all", action="store_true", help="log out of every registry in every store and auth file"
+    )
 
     helper = sub.add_parser(
         "helper",
@@ -257,6 +260,12 @@ def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
 def _cmd_logout(args: argparse.Namespace, stdin: IO[str]) -> int:
     from . import _api
 
+    if args.all:  # issue 5 item 3
+        if args.server is not None:
+            raise UsageError("cannot name a SERVER with --all\nSee 'regauth logout --help'.")
+        from ._cli_extra import cmd_logout_all
+
+        return cmd_logout_all(args, stdin)
     outcome = _api.logout(args.server, config=args.config)
     if outcome.removed:
         print(f"Removing login credentials for {outcome.server}")
