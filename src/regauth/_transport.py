@@ -212,7 +212,9 @@ def open_session(endpoint: Endpoint, options: TransportOptions) -> Iterator[requ
             if ctx is not None and host_params.get("scheme") == "https":
                 for name in ("ca_certs", "ca_cert_dir", "cert_file", "key_file"):
                     kwargs.pop(name, None)
+                # our context decides, whatever REQUESTS_CA_BUNDLE made of ``verify``
                 kwargs["ssl_context"] = ctx
+                kwargs["cert_reqs"] = "CERT_REQUIRED" if endpoint.verify else "CERT_NONE"
             return host_params, kwargs
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
