@@ -289,3 +289,86 @@ def add_parsers(sub: Any) -> None:
         usage="regauth completion bash|zsh|fish",
     )
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    add_token_parser(sub)
+
+
+# ---------------------------------------------------------------------------------------------
+# regauth token (issue 5 item 4)
+# ---------------------------------------------------------------------------------------------
+
+
+def add_token_parser(sub: Any) -> None:
+    """Add ``regauth token SERVER [--scope S]... [--format header|json]``."""
+    from .cli import _tls_verify
+
+    parser = sub.add_parser(
+        "token",
+        help="print a registry bearer token obtained with the stored credentials",
+        description="Print a bearer token for SERVER, obtained with the stored credentials "
+        "(an identity token is refreshed; a password is sent to the token server with Basic). "
+        "The token is printed and never logged.",
+        usage="regauth token [OPTIONS] SERVER",
+    )
+    parser.add_argument("server", metavar="SERVER")
+    parser.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="scope to request, e.g. repository:NAME:pull or repository:NAME:pull,push (repeatable)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("header", "json"),
+        default="header",
+        help="header: 'Authorization: Bearer TOKEN' (default); json: token, expires_in, issued_at, scope",
+    )
+    parser.add_argument(
+        "--anonymous",
+        action="store_true",
+        help="ask for an anonymous token when no credentials are stored",
+    )
+    parser.add_argument(
+        "--tls-verify",
+        nargs="?",
+        const=True,
+        default=None,
+        type=_tls_verify,
+        metavar="BOOL",
+        help="require verified HTTPS (true) or allow insecure TLS and plain HTTP (false)",
+    )
+    parser.add_argument("--cert-dir", metavar="DIR", help="certs.d-style directory for this registry")
+    parser.add_argument(
+        "--timeout", type=float, default=15.0, metavar="SECONDS", help="network timeout (default 15)"
+    )
+
+
+def _cmd_token(args: argparse.Namespace, stdin: IO[str]) -> int:
+    import json
+
+    from ._token_api import check_scope, token
+
+    scopes = [check_scope(s) for s in args.scope]
+    got = token(
+        args.server,
+        scopes,
+        config=args.config,
+        anonymous=args.anonymous,
+        tls_verify=args.tls_verify,
+        cert_dir=args.cert_dir,
+        timeout=args.timeout,
+    )
+    if args.format == "json":
+        doc = {
+            "token": got.access_token,
+            "expires_in": got.expires_in,
+            "issued_at": got.issued_at.isoformat().replace("+00:00", "Z") if got.issued_at else None,
+            "scope": got.scope.split() if got.scope else list(scopes),
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"Authorization: Bearer {got.access_token}")
+    return 0
+
+
+COMMANDS["token"] = _cmd_token
