@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.netem import DelayProxy
+from bench.profile import parse_importtime
 
 from tests.support.registry import have_registry
 from tests.support.require import require
@@ -92,3 +93,15 @@ def test_delay_proxy_forwards_counts_and_delays() -> None:
     finally:
         proxy.stop()
         srv.close()
+
+
+def test_importtime_parser_finds_parents() -> None:
+    """bench.profile reads real ``-X importtime`` output: json.decoder is imported by json."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    nodes = {n.name: n for n in parse_importtime(done.stderr)}
+    assert nodes["json"].depth == 0 and nodes["json"].parent is None
+    assert nodes["json.decoder"].parent == "json"
+    assert nodes["json"].cumulative_us >= nodes["json.decoder"].cumulative_us
