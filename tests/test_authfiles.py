@@ -1,0 +1,166 @@
+"""Other auth files (issue 5 item 7) and ``regauth get`` (item 5).
+
+DOCKER_AUTH_CONFIG strictness: docker-behaviour.md §3; podman/skopeo files: observed.md §6.
+Precedence: ``regauth._authfiles`` module docstring.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import regauth
+from regauth._authfiles import candidate_keys, docker_auth_config, lookup, split_reference
+from regauth._errors import ConfigError
+from tests.cliutil import b64
+from tests.cliutil import regauth as run
+from tests.conftest import IsolatedEnv
+
+SECRET = "s3cr3t-Value"
+
+
+def auth_json(entries: dict[str, str]) -> str:
+    """``{"auths": {key: {"auth": b64(user:pw)}}}`` for ``key -> "user:pw"``."""
+    return json.dumps({"auths": {k: {"auth": b64(v)} for k, v in entries.items()}})
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ('{"auths":{"r.example":{"auth":"%s"}},"credsStore":"pass"}', "unknown field"),
+        ('{"auths":{"r.example":{"auth":"%s","identitytoken":"x"}}}', "unknown field"),
+        ('{"auths":{"r.example":{}}}', "missing auth"),
+        ('{"auths":{"r.example":{"auth":"%s"}}}{"auths":{}}', "invalid JSON"),
+        ('{"auths":{"r.example":{"auth":"not base64!"}}}', "not valid base64"),
+        ('["auths"]', "must be a JSON object"),
+    ],
+)
+def test_docker_auth_config_is_strict(value: str, why: str) -> None:
+    """docker-behaviour.md §3: unknown fields, a second object, a missing ``auth`` are rejected."""
+    text = value.replace("%s", b64(f"user:{SECRET}"))
+    with pytest.raises(ConfigError) as info:
+        docker_auth_config({"DOCKER_AUTH_CONFIG": text})
+    assert why in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_docker_auth_config_valid() -> None:
+    creds = docker_auth_config({"DOCKER_AUTH_CONFIG": auth_json({"r.example": f"u:{SECRET}"})})
+    assert creds is not None
+    assert (creds["r.example"].username, creds["r.example"].password) == ("u", SECRET)
+    assert docker_auth_config({}) is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "key", "path"),
+    [
+        ("nginx", "https://index.docker.io/v1/", "library/nginx"),
+        ("docker.io/nginx:1.25", "https://index.docker.io/v1/", "library/nginx"),
+        ("localhost:5000/a/b:tag", "localhost:5000", "a/b"),
+        ("quay.io/org/app@sha256:" + "0" * 64, "quay.io", "org/app"),
+        ("quay.io", "quay.io", ""),
+        ("https://quay.io", "quay.io", ""),
+    ],
+)
+def test_split_reference(ref: str, key: str, path: str) -> None:
+    assert split_reference(ref) == (key, path)
+
+
+def test_candidate_keys_most_specific_first() -> None:
+    assert candidate_keys("quay.io/org/team/app:1") == [
+        "quay.io/org/team/app", "quay.io/org/team", "quay.io/org", "quay.io",
+    ]  # fmt: skip
+
+
+def test_precedence_of_every_source(isolated_env: IsolatedEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """env > --authfile/REGISTRY_AUTH_FILE > config.json > $XDG_RUNTIME_DIR > $XDG_CONFIG_HOME."""
+    host = "reg.example:5000"
+    runtime = isolated_env.xdg_runtime_dir / "containers" / "auth.json"
+    confdir = isolated_env.xdg_config_home / "containers" / "auth.json"
+    explicit = isolated_env.home / "explicit.json"
+    write(confdir, auth_json({host: "podman-config:p5"}))
+    assert regauth.get_credentials(host).username == "podman-config"  # type: ignore[union-attr]
+    write(runtime, auth_json({host: "podman-runtime:p4"}))
+    assert regauth.get_credentials(host).username == "podman-runtime"  # type: ignore[union-attr]
+    write(isolated_env.docker_config / "config.json", auth_json({host: "docker:p3"}))
+    assert regauth.get_credentials(host).username == "docker"  # type: ignore[union-attr]
+    write(explicit, auth_json({host: "explicit:p2"}))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(explicit))
+    assert regauth.get_credentials(host).username == "explicit"  # type: ignore[union-attr]
+    other = write(isolated_env.home / "other.json", auth_json({host: "flag:p2b"}))
+    assert regauth.get_credentials(host, authfile=other).username == "flag"  # type: ignore[union-attr]
+    monkeypatch.setenv("DOCKER_AUTH_CONFIG", auth_json({host: "env:p1"}))
+    assert regauth.get_credentials(host).username == "env"  # type: ignore[union-attr]
+    # an invalid DOCKER_AUTH_CONFIG is ignored, as Docker does (docker-behaviour.md §3)
+    monkeypatch.setenv("DOCKER_AUTH_CONFIG", '{"auths":{},"x":1}')
+    assert regauth.get_credentials(host).username == "explicit"  # type: ignore[union-attr]
+
+
+def test_broken_podman_file_is_skipped_but_explicit_file_fails(
+    isolated_env: IsolatedEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(isolated_env.xdg_runtime_dir / "containers" / "auth.json", "{broken")
+    assert regauth.get_credentials("reg.example") is None
+    bad = write(isolated_env.home / "bad.json", "{broken")
+    with pytest.raises(ConfigError):
+        regauth.get_credentials("reg.example", authfile=bad)
+
+
+def test_per_repository_keys_most_specific_match(isolated_env: IsolatedEnv) -> None:
+    """podman's ``host/ns/repo`` keys: the longest matching prefix wins, then the registry."""
+    write(
+        isolated_env.xdg_runtime_dir / "containers" / "auth.json",
+        auth_json({
+            "quay.io": "registry:p0", "quay.io/org": "org:p1", "quay.io/org/app": "app:p2",
+            "docker.io/library": "hublib:p3",
+        }),
+    )  # fmt: skip
+    def user(ref: str) -> str | None:
+        found = lookup(ref)
+        return None if found is None else found.credentials.username
+
+    assert user("quay.io/org/app:1") == "app"
+    assert user("quay.io/org/application") == "org"  # component boundary, not a string prefix
+    assert user("quay.io/org/sub/thing") == "org"
+    assert user("quay.io/other/x") == "registry"
+    assert user("nginx") == "hublib"
+    assert user("docker.io/someone/x") is None
+    assert lookup("quay.io/org/app").key == "quay.io/org/app"  # type: ignore[union-attr]
+
+
+def test_get_cli(isolated_env: IsolatedEnv) -> None:
+    """Item 5: helper-protocol JSON, ``<token>`` for identity tokens, one line when nothing stored."""
+    config = {
+        "auths": {
+            "pw.example": {"auth": b64(f"alice:{SECRET}")},
+            "tok.example": {"auth": b64("bob:"), "identitytoken": "refresh-tok"},
+        }
+    }
+    write(isolated_env.docker_config / "config.json", json.dumps(config))
+    r = run("get", "pw.example")
+    assert (r.code, r.out) == (0, '{"ServerURL":"pw.example","Username":"alice","Secret":"%s"}\n' % SECRET)
+    r = run("get", "https://tok.example/v2/")
+    assert r.out == '{"ServerURL":"tok.example","Username":"\\u003ctoken\\u003e","Secret":"refresh-tok"}\n'
+    r = run("get", "--username-only", "tok.example")
+    assert (r.code, r.out) == (0, "bob\n")
+    r = run("get", "none.example")
+    assert (r.code, r.out, r.err) == (1, "", "not logged in to none.example\n")
+    podman = {"pw.example/ns/app": "carol:x", "p.example/ns/app": "dave:x"}
+    write(isolated_env.xdg_runtime_dir / "containers" / "auth.json", auth_json(podman))
+    # config.json (source 3) holds pw.example: it beats the more specific key of a later source
+    assert run("get", "--username-only", "pw.example/ns/app:latest").out == "alice\n"
+    r = run("get", "--username-only", "p.example/ns/app:latest")
+    assert (r.code, r.out) == (0, "dave\n")
+
+
+def test_get_reads_docker_auth_config(isolated_env: IsolatedEnv) -> None:
+    r = run("get", "e.example", env={"DOCKER_AUTH_CONFIG": auth_json({"e.example": "eve:pw"})})
+    assert json.loads(r.out) == {"ServerURL": "e.example", "Username": "eve", "Secret": "pw"}
