@@ -8,14 +8,16 @@ Exit codes (docker-behaviour.md §1): 0 success, 1 failure, 125 bad flags or arg
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import IO, NoReturn
 
 from ._errors import RegauthError, UsageError
 from ._version import __version__
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: ``--help`` should not pay for importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import IO, NoReturn
 
 __all__ = ["main"]
 
@@ -321,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     if args.debug or os.environ.get("REGAUTH_DEBUG"):
+        import logging
+
         logging.basicConfig(level=logging.DEBUG, format="DEBUG %(name)s: %(message)s")
     try:
         return _commands()[args.command](args, sys.stdin)
