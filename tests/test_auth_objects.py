@@ -24,7 +24,7 @@ import requests
 import regauth
 from regauth.auth import RegistryAuth, merge_scopes
 from tests.support.oci import make_oci_layout
-from tests.support.registry import RegistryStack
+from tests.support.registry import RegistryStack, have_registry, start_registry_stack
 from tests.support.require import require
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -201,6 +201,22 @@ def test_requests_replays_a_file_body(registry_token_https: RegistryStack, tmp_p
     assert patched.status_code == 202, patched.text
     assert [r.status_code for r in patched.history] == [401]
     assert patched.headers["Range"] == "0-999"
+
+
+def test_requests_follows_rotated_refresh_tokens(tmp_path: Path) -> None:
+    """A token server that rotates refresh tokens: each new scope refreshes with the latest one."""
+    require(have_registry(), "docker-registry (distribution 2.8) is not installed")
+    with start_registry_stack(
+        tmp_path / "rotating", auth="token", tls=True, users={"u": "p"}, rotate_refresh_tokens=True
+    ) as stack:
+        first = regauth.token(stack.host, [], credentials=regauth.Credentials("u", "p"))
+        assert first.refresh_token
+        session = _session(stack, RegistryAuth(identity_token=first.refresh_token))
+        for repo in ("test/a", "test/b", "test/c"):
+            assert session.get(f"{stack.url}/v2/{repo}/tags/list").status_code == 404
+        made = _token_requests(stack)
+        assert [r["grant_type"] for r in made[1:]] == ["refresh_token"] * 3
+        assert all(r["status"] == 200 for r in made)
 
 
 def _httpx_verify(stack: RegistryStack) -> ssl.SSLContext:

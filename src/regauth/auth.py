@@ -10,6 +10,8 @@ classes only carry its requests and responses.  Tokens never appear in logs, rep
   request to the same repository sends its token up front (no extra round trip).
 * ``insufficient_scope`` (e.g. a push after a pull): the scopes held for that repository and the
   challenged ones are merged (``pull`` + ``push`` → ``pull,push``) and a new token fetched.
+* A token server that rotates refresh tokens: the new identity token is used from then on (in
+  memory; the stored one is left as it is).
 * A 401 offering only ``Basic``: the request is retried with Basic, and Basic is sent up front to
   that registry from then on.
 
@@ -25,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -132,6 +134,15 @@ class _Core:
             self._creds[origin] = found
         return found
 
+    def _rotated(self, origin: str, creds: Credentials, refresh_token: str) -> None:
+        """The token server rotated the identity token: use the new one (kept in memory only)."""
+        new = replace(creds, identity_token=refresh_token)
+        with self._lock:
+            if self._fixed is not None:
+                self._fixed = new
+            else:
+                self._creds[origin] = new
+
     def _valid(self, key: CacheKey) -> _Cached | None:
         cached = self._tokens.get(key)
         if cached is None or time.monotonic() >= cached.deadline:
@@ -194,6 +205,8 @@ class _Core:
             token: Token = yield from token_flow(
                 origin, creds, key[2], client_id=self._client_id, challenge=challenge
             )
+            if creds.identity_token and token.refresh_token not in ("", creds.identity_token):
+                self._rotated(origin, creds, token.refresh_token)
             lifetime = float(token.expires_in)
             margin = min(30.0, lifetime / 10)
             cached = _Cached(token.access_token, time.monotonic() + max(lifetime - margin, 1.0))
