@@ -31,13 +31,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 IMAGE = "test/hello"
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``Session.verify``: drop them here."""
-    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(var, raising=False)
-
-
 @pytest.fixture(scope="module")
 def pushed(
     registry_token_https: RegistryStack,
@@ -73,6 +66,7 @@ def _session(stack: RegistryStack, auth: Any) -> requests.Session:
     session = requests.Session()
     session.auth = auth
     session.verify = str(stack.ca_path)
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE would replace session.verify
     return session
 
 

@@ -24,13 +24,6 @@ LIMITED = ("limited", "limitedpassword")
 SCOPE_A = "repository:test/a:pull"
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    """requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override ``Session.verify``: drop them here."""
-    for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(var, raising=False)
-
-
 def _login(stack: RegistryStack, config: Path, user: str, password: str) -> None:
     regauth.login(stack.host, user, password, config=config)  # the CLI login is tested elsewhere
 
