@@ -123,6 +123,7 @@ def test_per_repository_keys_most_specific_match(isolated_env: IsolatedEnv) -> N
             "docker.io/library": "hublib:p3",
         }),
     )  # fmt: skip
+
     def user(ref: str) -> str | None:
         found = lookup(ref)
         return None if found is None else found.credentials.username

@@ -59,7 +59,9 @@ def write_config(directory: Path, data: dict[str, object]) -> None:
 
 
 def login(stack: RegistryStack, config: Path) -> None:
-    r = regauth("login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password, config=config)
+    r = regauth(
+        "login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password, config=config
+    )
     assert r.code == 0, r.err
 
 
@@ -72,7 +74,9 @@ def test_list_and_status_across_every_source_one_broken_helper(
 ) -> None:
     """A failing helper is reported in its row; every other login is listed and checked."""
     cfg = isolated_env.docker_config
-    write_config(cfg, {"auths": {}, "credHelpers": {registry_basic_https.host: "pass", "broken.example": "broken"}})
+    write_config(
+        cfg, {"auths": {}, "credHelpers": {registry_basic_https.host: "pass", "broken.example": "broken"}}
+    )
     login(registry_basic_https, cfg)  # -> pass
     login(registry_token_http, cfg)  # -> file, identity token
     # XDG_CONFIG_HOME: the keyring fixture owns XDG_RUNTIME_DIR (shared by the session)
@@ -118,7 +122,13 @@ def test_list_and_status_across_every_source_one_broken_helper(
 
     one = regauth("status", registry_basic_https.host)
     assert one.code == 0, one.out + one.err
-    assert one.out.splitlines()[1].split() == [registry_basic_https.host, "testuser", "pass", "password", "valid"]
+    assert one.out.splitlines()[1].split() == [
+        registry_basic_https.host,
+        "testuser",
+        "pass",
+        "password",
+        "valid",
+    ]
     assert regauth("logout", registry_basic_https.host).code == 0  # the pass store is session-wide
 
 
@@ -127,7 +137,9 @@ def test_status_reports_revoked_password(isolated_env: IsolatedEnv, tmp_path: Pa
     from tests.support.registry import have_registry
 
     require(have_registry(), "docker-registry (distribution 2.8) is not installed")
-    with start_registry_stack(tmp_path / "reg", auth="htpasswd", tls=True, users={"rev": "first-pw"}) as stack:
+    with start_registry_stack(
+        tmp_path / "reg", auth="htpasswd", tls=True, users={"rev": "first-pw"}
+    ) as stack:
         login(stack, isolated_env.docker_config)
         ok = regauth("status", "--format", "json")
         assert ok.code == 0, ok.out + ok.err
@@ -155,7 +167,9 @@ def test_library_list_and_status(isolated_env: IsolatedEnv, registry_basic_http:
 
     login(registry_basic_http, isolated_env.docker_config)
     logins = lib.list_logins()
-    assert [(x.server, x.username, x.store) for x in logins] == [(registry_basic_http.host, "testuser", "file")]
+    assert [(x.server, x.username, x.store) for x in logins] == [
+        (registry_basic_http.host, "testuser", "file")
+    ]
     (result,) = lib.status()
     assert result.ok and result.result == "valid"
     assert "testpassword" not in repr(result) + repr(logins)
@@ -201,7 +215,9 @@ def test_logout_all_file_pass_secretservice(helpers_env: dict[str, str], isolate
     assert regauth("logout", "--all", "x.example").code == 125
 
 
-def test_logout_all_failed_erase_exits_nonzero(helpers_env: dict[str, str], isolated_env: IsolatedEnv) -> None:
+def test_logout_all_failed_erase_exits_nonzero(
+    helpers_env: dict[str, str], isolated_env: IsolatedEnv
+) -> None:
     """A helper that cannot erase keeps its marker; the others are still removed."""
     cfg = isolated_env.docker_config
     write_config(cfg, {

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from ._config import encode_auth
-from ._errors import UsageError
+from ._errors import RegauthError, UsageError
 from ._helperproto import go_json
 from ._types import Credentials
 
@@ -38,7 +38,7 @@ _YAML_NON_STRING = re.compile(
 )
 
 
-class IdentityTokenError(UsageError):
+class IdentityTokenError(RegauthError):
     """A selected login holds an identity token, which a dockerconfigjson Secret cannot carry."""
 
 
@@ -89,7 +89,10 @@ def dockerconfigjson(logins: Mapping[str, Credentials]) -> str:
 def kubernetes_secret(
     name: str, logins: Mapping[str, Credentials], *, namespace: str | None = None
 ) -> str:
-    """The Secret manifest (YAML text, newline-terminated).  Raises UsageError / IdentityTokenError."""
+    """The Secret manifest (YAML text, newline-terminated).
+
+    Raises UsageError for a bad name and IdentityTokenError (exit 1 in the CLI).
+    """
     validate_name(name)
     if namespace is not None:
         validate_name(namespace, what="namespace", label=True)
