@@ -334,6 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RegauthError as exc:
         _warn(str(exc))
         return EXIT_FAIL
+    except BrokenPipeError:  # e.g. ``regauth list | head``: the reader left, nothing to report
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAIL
     except KeyboardInterrupt:
         _warn("login canceled" if args.command == "login" else "interrupted")
         return 130
