@@ -211,3 +211,24 @@ def test_missing_helper_is_named_and_logout_fails_truthfully(
     assert "docker-credential-nosuchhelper" in r.err and "credsStore" in r.err
     assert "Removing" not in r.out
     assert (docker_config_dir / "config.json").read_bytes() == before
+
+
+def test_hanging_helper_times_out_from_the_cli(
+    isolated_env: object, docker_config_dir: Path, tmp_path: Path
+) -> None:
+    """A hung helper (Docker waits forever, docker-behaviour.md §4) ends after REGAUTH_HELPER_TIMEOUT."""
+    fake_dir = Path(__file__).parent / "fakehelpers"
+    write_config(docker_config_dir, {"auths": {"h.example": {}}, "credsStore": "fakehang"})
+    before = (docker_config_dir / "config.json").read_bytes()
+    env = {
+        "PATH": os.pathsep.join([str(fake_dir), venv_path()]),
+        "REGAUTH_HELPER_TIMEOUT": "1.5",
+        "FAKE_PIDFILE": str(tmp_path / "pid"),
+    }
+    r = regauth("logout", "h.example", config=docker_config_dir, env=env, timeout=30)
+    assert r.code == 1
+    assert "fakehang" in r.err and "did not answer within 1.5 s" in r.err
+    assert r.err.count("did not answer") == 1  # a helper that hung is not asked again
+    assert (docker_config_dir / "config.json").read_bytes() == before
+    bad = regauth("logout", "h.example", config=docker_config_dir, env=dict(env, REGAUTH_HELPER_TIMEOUT="x"))
+    assert bad.code == 1 and "REGAUTH_HELPER_TIMEOUT" in bad.err

@@ -224,30 +224,32 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
     removed: list[str] = []
     errors: list[str] = []
 
+    variants = logout_keys(server)
+
     def change(cfg: ConfigFile) -> bool:
         removed.clear()
         errors.clear()
-        changed = False
-        erased_helpers: set[tuple[str, str]] = set()
-        for variant in logout_keys(server):
+        failed: set[str] = set()  # a helper that failed once is not asked again
+        for variant in variants:
             choice = choose_store(cfg, variant)
-            helper_ok = True
-            if choice.helper is not None and (choice.helper, variant) not in erased_helpers:
-                erased_helpers.add((choice.helper, variant))
-                try:
-                    if open_store(choice, path).erase(variant):
-                        removed.append(f"{choice.helper}: {variant}")
-                except StoreError as exc:
-                    errors.append(f"{variant}: {exc}")
-                    helper_ok = False
-            if not helper_ok:
+            if choice.helper is None or choice.helper in failed:
                 continue
-            for stored in list(cfg.auths()):
-                if stored == variant or matches_key(stored, key):
-                    if not entry_credentials(stored, cfg.auths()[stored]).is_empty:
-                        removed.append(f"file: {stored}")
-                    cfg.remove_auth(stored)
-                    changed = True
+            try:
+                if open_store(choice, path).erase(variant):
+                    removed.append(f"{choice.helper}: {variant}")
+            except StoreError as exc:
+                errors.append(f"{variant}: {exc}")
+                failed.add(choice.helper)
+        changed = False
+        for stored in list(cfg.auths()):
+            if stored not in variants and not matches_key(stored, key):
+                continue
+            if choose_store(cfg, stored).helper in failed:
+                continue  # keep the marker: the secret is still in the helper
+            if not entry_credentials(stored, cfg.auths()[stored]).is_empty:
+                removed.append(f"file: {stored}")
+            cfg.remove_auth(stored)
+            changed = True
         return changed
 
     update(path, change)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._config import ConfigFile
+from .._errors import ConfigError
 from . import Store
 from .file import FileStore
 
@@ -57,14 +58,30 @@ def choose_store(cfg: ConfigFile, key: str) -> StoreChoice:
     return StoreChoice(None, "file")
 
 
-def open_store(choice: StoreChoice, config_path: Path, *, timeout: float = 30.0) -> Store:
-    """The Store object for a choice."""
+def helper_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds a helper call may take: ``$REGAUTH_HELPER_TIMEOUT``, default 30 (ConfigError if bad)."""
+    raw = (os.environ if environ is None else environ).get("REGAUTH_HELPER_TIMEOUT", "")
+    if not raw:
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise ConfigError(f"REGAUTH_HELPER_TIMEOUT={raw!r}: not a number of seconds")
+    return value
+
+
+def open_store(choice: StoreChoice, config_path: Path, *, timeout: float | None = None) -> Store:
+    """The Store object for a choice; helper calls time out after ``timeout`` (see helper_timeout)."""
     if choice.helper is None:
         return FileStore(config_path)
     from .helper import HelperStore
 
     return HelperStore(
-        choice.helper, timeout=timeout, config_key=f"{choice.source} in {config_path}"
+        choice.helper,
+        timeout=helper_timeout() if timeout is None else timeout,
+        config_key=f"{choice.source} in {config_path}",
     )
 
 
