@@ -28,6 +28,7 @@ class Figure:
     lost: int = 0
     corrupted: int = 0
     secrets: int = 0
+    false_ok: int = 0  # success reported although nothing (or the wrong thing) happened
     note: str = ""
 
 
@@ -52,10 +53,11 @@ def record(
     lost: int = 0,
     corrupted: int = 0,
     secrets: int = 0,
+    false_ok: int = 0,
     note: str = "",
 ) -> Figure:
     """Append one figure to the figures file (if the report asked for one); return it."""
-    figure = Figure(part, impl, tests, faults, lost, corrupted, secrets, note)
+    figure = Figure(part, impl, tests, faults, lost, corrupted, secrets, false_ok, note)
     target = os.environ.get(FIGURES_ENV)
     if target:
         with open(target, "a", encoding="utf-8") as fh:
