@@ -1,4 +1,4 @@
-"""Drive the sans-I/O flows over real HTTP.  Strategy: one ``requests`` session per registry, reused.
+"""Drive the sans-I/O flows over real HTTP.  Strategy: one kept-alive connection per host, reused.
 
 The transport owns TLS (system CAs + ``certs.d``), the insecure-registry policy, proxies (from the
 environment), timeouts, body-size caps and redirects.  It never decides authentication logic.
@@ -8,41 +8,44 @@ Sources: docker-behaviour.md §2 "Endpoints", "TLS", "HTTP"; issue 2 item 5.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import socket
 import ssl
 import sys
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from ._address import HUB_ENDPOINT_HOST, HUB_KEY, is_loopback_literal, split_host_port
 from ._errors import RegauthError, TransportError
 from ._http import HttpRequest, HttpResponse
+from ._http1 import Connection, HttpError, Proxy, host_header
 from ._version import __version__
-
-if TYPE_CHECKING:
-    import requests
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Endpoint",
+    "Session",
     "TransportOptions",
     "endpoints_for",
     "is_loopback_host",
     "open_session",
+    "proxy_for",
     "run_flow",
+    "send",
 ]
 
-log = logging.getLogger("regauth.transport")
+def _debug(message: str, *args: object) -> None:
+    """Log through ``logging`` only if something (``--debug``, the host program) imported it."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("regauth.transport").debug(message, *args)
 
 DEFAULT_TIMEOUT = 15.0
-MAX_BODY = 1 << 20  # 1 MiB: nothing a login needs is larger
 MAX_REDIRECTS = 10
 T = TypeVar("T")
 
@@ -150,10 +153,27 @@ def endpoints_for(key: str, options: TransportOptions) -> list[Endpoint]:
     return [Endpoint(f"https://{key}", True, key)]
 
 
+def _system_trust(ctx: ssl.SSLContext) -> None:
+    """Trust the system's CAs, cheaply: a hashed CA directory is read lazily by OpenSSL."""
+    if sys.platform == "win32" or sys.platform == "darwin":
+        ctx.load_default_certs()
+        return
+    paths = ssl.get_default_verify_paths()
+    if paths.capath and os.path.isdir(paths.capath) and not os.environ.get("SSL_CERT_FILE"):
+        ctx.load_verify_locations(capath=paths.capath)
+    elif paths.cafile and os.path.isfile(paths.cafile):
+        ctx.load_verify_locations(cafile=paths.cafile)
+    else:
+        ctx.load_default_certs()
+
+
 def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
+    """TLS >= 1.2; verified: system CAs + certs.d ``*.crt``; client ``*.cert``/``*.key`` either way."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not endpoint.verify:
+    if endpoint.verify:
+        _system_trust(ctx)
+    else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if options.cert_dir is not None:
@@ -170,9 +190,7 @@ def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContex
         try:
             names = sorted(os.listdir(host_dir))
         except OSError as exc:
-            raise TransportError(
-                f"cannot read certificate directory {host_dir}: {exc.strerror}"
-            ) from None
+            raise TransportError(f"cannot read certificate directory {host_dir}: {exc.strerror}") from None
         for name in names:
             path = host_dir / name
             try:
@@ -195,142 +213,183 @@ def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContex
     return ctx
 
 
+def _env(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(name.lower()) or environ.get(name.upper()) or ""
+
+
+def _bypass_proxy(host: str, port: int, no_proxy: str) -> bool:
+    """Go's ProxyFromEnvironment rules: loopback never proxied; NO_PROXY names, domains, CIDRs, ``*``."""
+    if is_loopback_literal(host) or host.lower() == "localhost":
+        return True
+    lowered = host.lower().strip("[]")
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "/" in entry:
+            try:
+                if ipaddress.ip_address(lowered) in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        entry_host, entry_port = entry, ""
+        if entry.count(":") == 1 or entry.startswith("["):
+            entry_host, _, entry_port = entry.rpartition(":")
+            if not entry_port.isdigit():
+                entry_host, entry_port = entry, ""
+        entry_host = entry_host.strip("[]")
+        if entry_port and int(entry_port) != port:
+            continue
+        if entry_host.startswith("*."):
+            entry_host = entry_host[1:]
+        if lowered == entry_host.lstrip(".") or (
+            entry_host.startswith(".") and lowered.endswith(entry_host)
+        ) or lowered.endswith("." + entry_host):
+            return True
+    return False
+
+
+def proxy_for(scheme: str, host: str, port: int, environ: Mapping[str, str] | None = None) -> Proxy | None:
+    """The proxy for a URL from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (either case), or None."""
+    env = os.environ if environ is None else environ
+    value = _env(env, "https_proxy" if scheme == "https" else "http_proxy")
+    if not value or _bypass_proxy(host, port, _env(env, "no_proxy")):
+        return None
+    if "://" not in value:
+        value = "http://" + value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "") or not parts.hostname:
+        raise TransportError(f"unsupported proxy URL scheme {parts.scheme!r} (only http:// proxies)")
+    authorization = ""
+    if parts.username is not None:
+        import base64
+        from urllib.parse import unquote
+
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        authorization = "Basic " + base64.b64encode(pair.encode()).decode()
+    return Proxy(parts.hostname, parts.port or 80, authorization)
+
+
+class Session:
+    """Keep-alive connections for one login: one per ``scheme://host:port``, sharing one TLS context."""
+
+    def __init__(self, endpoint: Endpoint, options: TransportOptions) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        self._ctx: ssl.SSLContext | None = None
+        self._conns: dict[tuple[str, str, int], Connection] = {}
+
+    def __repr__(self) -> str:
+        return f"Session({self.endpoint.url})"
+
+    @property
+    def connects(self) -> int:
+        """TCP connections opened so far (for tests and benchmarks)."""
+        return sum(conn.connects for conn in self._conns.values())
+
+    def connection(self, scheme: str, host: str, port: int) -> Connection:
+        """The kept-alive connection to a host, created on first use."""
+        key = (scheme, host.lower(), port)
+        conn = self._conns.get(key)
+        if conn is None:
+            if scheme == "https" and self._ctx is None:
+                self._ctx = _ssl_context(self.endpoint, self.options)
+            conn = Connection(
+                host,
+                port,
+                context=self._ctx if scheme == "https" else None,
+                timeout=self.options.timeout,
+                proxy=proxy_for(scheme, host, port),
+            )
+            self._conns[key] = conn
+        return conn
+
+    def close(self) -> None:
+        """Close every connection."""
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+
+
 @contextmanager
-def open_session(endpoint: Endpoint, options: TransportOptions) -> Iterator[requests.Session]:
-    """A ``requests.Session`` for one endpoint: its TLS context, keep-alive, env proxies."""
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    ctx = _ssl_context(endpoint, options) if endpoint.url.startswith("https://") else None
-
-    class _Adapter(HTTPAdapter):
-        def build_connection_pool_key_attributes(
-            self, request: Any, verify: Any, cert: Any = None
-        ) -> Any:
-            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-            kwargs: dict[str, Any] = dict(pool_kwargs)
-            if ctx is not None and host_params.get("scheme") == "https":
-                for name in ("ca_certs", "ca_cert_dir", "cert_file", "key_file"):
-                    kwargs.pop(name, None)
-                # our context decides, whatever REQUESTS_CA_BUNDLE made of ``verify``
-                kwargs["ssl_context"] = ctx
-                kwargs["cert_reqs"] = "CERT_REQUIRED" if endpoint.verify else "CERT_NONE"
-            return host_params, kwargs
-
-        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-            return None  # the SSL context decides
-
-    session = requests.Session()
-    adapter = _Adapter(pool_connections=4, pool_maxsize=4, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.verify = endpoint.verify
-    session.headers["User-Agent"] = options.user_agent
+def open_session(endpoint: Endpoint, options: TransportOptions) -> Iterator[Session]:
+    """A Session for one endpoint: its TLS context, keep-alive, proxies from the environment."""
+    session = Session(endpoint, options)
     try:
         yield session
     finally:
         session.close()
 
 
-def _host_of(url: str) -> str:
+def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    # requests/urllib3 wrap the useful part deep inside; keep the last, most specific piece.
-    for marker in ("Caused by ", "] "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[-1]
-    return text.strip("()'\" ")[:300] or exc.__class__.__name__
+def _strip(url: str) -> str:
+    return url.split("?", 1)[0]
 
 
-def send(
-    session: requests.Session, request: HttpRequest, options: TransportOptions
-) -> HttpResponse:
-    """Send one request, following redirects safely, with a size cap and a total deadline."""
-    import requests
+def _exchange(session: Session, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TransportError(f"{_strip(url)}: not an http(s) URL")
+    tls = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if tls else 80)
+    except ValueError:
+        raise TransportError(f"{_strip(url)}: bad port") from None
+    conn = session.connection(parts.scheme, parts.hostname, port)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if conn.proxy is not None and not tls:
+        target = f"http://{parts.netloc}{target}"
+    wire: list[tuple[str, str]] = [("Host", host_header(parts.hostname, port, tls))]
+    wire += [("User-Agent", session.options.user_agent)]
+    wire += [(k, v) for k, v in headers.items() if k.lower() not in ("host", "user-agent", "content-length")]
+    if conn.proxy is not None and not tls and conn.proxy.authorization:
+        wire.append(("Proxy-Authorization", conn.proxy.authorization))
+    _debug("%s %s", method, _strip(url))
+    deadline = time.monotonic() + session.options.timeout * 2
+    try:
+        raw = conn.request(method, target, wire, body, deadline=deadline)
+    except HttpError as exc:
+        raise TransportError(f"{method} {_strip(url)}: {exc}") from None
+    _debug("-> %s %s", raw.status, raw.reason)
+    return HttpResponse(
+        status=raw.status, url=url, headers=tuple(raw.headers), body=raw.body, reason=raw.reason
+    )
 
-    url = request.url
-    method = request.method
+
+def send(session: Session, request: HttpRequest, options: TransportOptions) -> HttpResponse:
+    """Send one request, following redirects safely (no downgrade, no Authorization to other hosts)."""
+    url, method, body = request.url, request.method, request.body
     headers = dict(request.headers)
-    body: bytes | None = request.body or None
-    deadline = time.monotonic() + options.timeout * 2
     seen: set[str] = set()
     for _hop in range(MAX_REDIRECTS + 1):
-        log.debug("%s %s", method, url.split("?", 1)[0])
-        try:
-            resp = session.request(
-                method,
-                url,
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                stream=True,
-                timeout=(options.timeout, options.timeout),
-            )
-        except requests.exceptions.SSLError as exc:
-            raise TransportError(
-                f"{method} {url.split('?', 1)[0]}: TLS error: {_describe(exc)}"
-            ) from None
-        except requests.exceptions.Timeout:
-            raise TransportError(
-                f"{method} {url.split('?', 1)[0]}: timed out after {options.timeout:g}s"
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransportError(f"{method} {url.split('?', 1)[0]}: {_describe(exc)}") from None
-        try:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_content(65536):
-                size += len(chunk)
-                if size > MAX_BODY:
-                    raise TransportError(f"{url.split('?', 1)[0]}: response larger than 1 MiB")
-                if time.monotonic() > deadline:
-                    raise TransportError(
-                        f"{url.split('?', 1)[0]}: response not complete after {options.timeout * 2:g}s"
-                    )
-                chunks.append(chunk)
-            payload = b"".join(chunks)
-        except requests.exceptions.RequestException as exc:
-            raise TransportError(f"{method} {url.split('?', 1)[0]}: {_describe(exc)}") from None
-        finally:
-            resp.close()
-        raw_headers = resp.raw.headers if resp.raw is not None else None
-        if raw_headers is not None and hasattr(raw_headers, "items"):
-            header_items = tuple((str(k), str(v)) for k, v in raw_headers.items())
-        else:
-            header_items = tuple(resp.headers.items())
-        log.debug("-> %s %s", resp.status_code, resp.reason)
-        if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
-            target = urljoin(url, resp.headers["location"])
-            if target in seen or len(seen) >= MAX_REDIRECTS:
-                raise TransportError(f"{url.split('?', 1)[0]}: too many redirects")
-            seen.add(target)
-            if url.startswith("https://") and target.startswith("http://"):
-                raise TransportError(
-                    f"{url.split('?', 1)[0]}: refusing redirect from HTTPS to plain HTTP"
-                )
-            if _host_of(target) != _host_of(url):
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            if resp.status_code == 303 or (resp.status_code in (301, 302) and method == "POST"):
-                method, body = "GET", None
-                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-            url = target
-            continue
-        return HttpResponse(
-            status=resp.status_code,
-            url=url,
-            headers=header_items,
-            body=payload,
-            reason=resp.reason or "",
-        )
-    raise TransportError(f"{request.url.split('?', 1)[0]}: too many redirects")
+        response = _exchange(session, method, url, headers, body)
+        location = response.header("Location")
+        if response.status not in (301, 302, 303, 307, 308) or not location:
+            return response
+        target = urljoin(url, location)
+        if target in seen:
+            raise TransportError(f"{_strip(request.url)}: redirect loop")
+        seen.add(target)
+        if url.startswith("https://") and target.startswith("http://"):
+            raise TransportError(f"{_strip(url)}: refusing redirect from HTTPS to plain HTTP")
+        if _origin(target) != _origin(url):
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+            method, body = "GET", b""
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        url = target
+    raise TransportError(f"{_strip(request.url)}: too many redirects")
 
 
 def run_flow(
-    session: requests.Session,
+    session: Session,
     flow: Generator[HttpRequest, HttpResponse, T],
     options: TransportOptions,
 ) -> T:

@@ -1,0 +1,298 @@
+"""The transport and its HTTP/1.1 client: keep-alive, framing, redirects, proxies, TLS policy.
+
+Real registries where they can show it (connection reuse, TLS), scripted fake servers for what a real
+server will not send (odd framing, redirects to other hosts, CONNECT proxies).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from regauth._errors import TransportError
+from regauth._flow import login_flow
+from regauth._http import HttpRequest
+from regauth._http1 import Connection, HttpError, Proxy
+from regauth._transport import (
+    Endpoint,
+    TransportOptions,
+    endpoints_for,
+    open_session,
+    proxy_for,
+    run_flow,
+    send,
+)
+from regauth._types import Credentials
+from tests.support.registry import RegistryStack
+
+Handler = Callable[[socket.socket, bytes], bool]  # returns False to close the connection
+
+
+@contextmanager
+def fake_server(handler: Handler) -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback server calling ``handler(conn, request_bytes)`` per request; records requests."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn:
+            buf = b""
+            while not stop.is_set():
+                while b"\r\n\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                request, buf = head + b"\r\n\r\n" + buf[:length], buf[length:]
+                seen.append(request)
+                if not handler(conn, request):
+                    return
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], seen
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def reply(raw: bytes, keep: bool = True) -> Handler:
+    def handler(conn: socket.socket, _request: bytes) -> bool:
+        conn.sendall(raw)
+        return keep
+
+    return handler
+
+
+OPTIONS = TransportOptions(timeout=2.0)
+HTTP = Endpoint("http://127.0.0.1", False, "127.0.0.1")
+
+
+def get(url: str, headers: tuple[tuple[str, str], ...] = ()) -> object:
+    with open_session(HTTP, OPTIONS) as session:
+        return send(session, HttpRequest("GET", url, headers), OPTIONS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nhe\r\n3;x=y\r\nllo\r\n0\r\nT: 1\r\n\r\n",
+            b"hello",
+        ),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", b"ok"),
+        (b"HTTP/1.0 200 OK\r\n\r\nuntil close", b"until close"),
+    ],
+)
+def test_framing(raw: bytes, body: bytes) -> None:
+    with fake_server(reply(raw, keep=b"HTTP/1.0" not in raw)) as (port, _):
+        response = get(f"http://127.0.0.1:{port}/v2/")
+    assert response.status == 200  # type: ignore[attr-defined]
+    assert response.body == body  # type: ignore[attr-defined]
+
+
+def test_repeated_headers_are_all_kept() -> None:
+    raw = (
+        b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="a"\r\n'
+        b'Www-Authenticate: Bearer realm="b"\r\nContent-Length: 0\r\n\r\n'
+    )
+    with fake_server(reply(raw)) as (port, _):
+        response = get(f"http://127.0.0.1:{port}/v2/")
+    assert response.header_values("www-authenticate") == ['Basic realm="a"', 'Bearer realm="b"']  # type: ignore[attr-defined]
+
+
+def test_keep_alive_reuses_one_connection_and_survives_a_dropped_idle_socket() -> None:
+    connections: list[int] = []
+
+    def handler(conn: socket.socket, request: bytes) -> bool:
+        connections.append(conn.fileno())
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        return len(connections) != 2  # the server drops the socket after the 2nd request
+
+    with fake_server(handler) as (port, seen):
+        conn = Connection("127.0.0.1", port, context=None, timeout=2)
+        for _ in range(3):
+            deadline = time.monotonic() + 4
+            assert conn.request("GET", "/v2/", [("Host", "x")], b"", deadline=deadline).status == 200
+        conn.close()
+    assert len(seen) == 3
+    assert conn.connects == 2  # one reconnect, after the server closed the kept-alive socket
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"garbage\r\n\r\n", "malformed HTTP status line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9999999\r\n\r\n", "larger than 1 MiB"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "closed by server"),
+        (b"HTTP/1.1 200 OK\r\nbad header line\r\n\r\n", "malformed response header"),
+    ],
+)
+def test_bad_responses_are_transport_errors(raw: bytes, message: str) -> None:
+    with fake_server(reply(raw, keep=False)) as (port, _), pytest.raises(TransportError, match=message):
+        get(f"http://127.0.0.1:{port}/v2/")
+
+
+def test_trickling_server_hits_the_deadline() -> None:
+    def trickle(conn: socket.socket, _request: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(40):
+            time.sleep(0.2)
+            try:
+                conn.sendall(b"X-A: b\r\n")
+            except OSError:
+                return False
+        return False
+
+    options = TransportOptions(timeout=1.0)
+    with fake_server(trickle) as (port, _):
+        started = time.monotonic()
+        with open_session(HTTP, options) as session, pytest.raises(TransportError, match="timed out"):
+            send(session, HttpRequest("GET", f"http://127.0.0.1:{port}/v2/"), options)
+    assert time.monotonic() - started < 5
+
+
+def test_redirect_to_another_host_drops_authorization() -> None:
+    with fake_server(reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) as (other, other_seen):
+        target = f"http://localhost:{other}/elsewhere"
+        redirect = f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n"
+        with fake_server(reply(redirect.encode())) as (port, seen):
+            response = get(f"http://127.0.0.1:{port}/v2/", (("Authorization", "Basic c2VjcmV0"),))
+    assert response.status == 200  # type: ignore[attr-defined]
+    assert b"authorization" in seen[0].lower()
+    assert b"authorization" not in other_seen[0].lower()
+
+
+def test_redirect_loop_and_downgrade_are_refused() -> None:
+    with fake_server(reply(b"HTTP/1.1 302 Found\r\nLocation: /v2/\r\nContent-Length: 0\r\n\r\n")) as (
+        port,
+        _,
+    ), pytest.raises(TransportError, match="redirect loop"):
+        get(f"http://127.0.0.1:{port}/v2/")
+
+
+def test_proxy_rules() -> None:
+    """Go's ProxyFromEnvironment: loopback never proxied; NO_PROXY names, suffixes, ports and CIDRs."""
+    env = {
+        "HTTPS_PROXY": "http://user:pw@proxy.example:3128",
+        "NO_PROXY": "skip.example,.corp,10.0.0.0/8,x.io:444",
+    }
+    proxy = proxy_for("https", "reg.example", 443, env)
+    assert proxy is not None and (proxy.host, proxy.port) == ("proxy.example", 3128)
+    assert proxy.authorization.startswith("Basic ")
+    assert "pw" not in repr(proxy)
+    for host, port in [("127.0.0.1", 5000), ("localhost", 1), ("skip.example", 443), ("a.corp", 443),
+                       ("10.1.2.3", 443), ("x.io", 444)]:  # fmt: skip
+        assert proxy_for("https", host, port, env) is None, host
+    assert proxy_for("https", "x.io", 443, env) is not None
+    assert proxy_for("http", "reg.example", 80, env) is None  # only HTTPS_PROXY set
+
+
+def test_https_through_a_connect_proxy(registry_basic_https: RegistryStack) -> None:
+    """CONNECT tunnel to the real registry, TLS inside it."""
+    tunnels: list[bytes] = []
+
+    def connect_proxy(client: socket.socket, request: bytes) -> bool:
+        tunnels.append(request.split(b"\r\n", 1)[0])
+        host, port = request.split(b" ")[1].decode().rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                dst.close()
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+        return False
+
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    host, port = registry_basic_https.host.split(":")
+    with fake_server(connect_proxy) as (proxy_port, _):
+        conn = Connection(host, int(port), context=ctx, timeout=3, proxy=Proxy("127.0.0.1", proxy_port))
+        response = conn.request("GET", "/v2/", [("Host", registry_basic_https.host)], b"",
+                                deadline=time.monotonic() + 5)  # fmt: skip
+        conn.close()
+    assert response.status == 401
+    assert tunnels == [f"CONNECT {registry_basic_https.host} HTTP/1.1".encode()]
+
+
+def test_proxy_refusal_is_reported() -> None:
+    with fake_server(reply(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")) as (
+        port,
+        _,
+    ):
+        conn = Connection("reg.example", 443, context=__import__("ssl").create_default_context(),
+                          timeout=2, proxy=Proxy("127.0.0.1", port))  # fmt: skip
+        with pytest.raises(HttpError, match="refused CONNECT"):
+            conn.request("GET", "/v2/", [], b"", deadline=time.monotonic() + 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "connections"),
+    [("registry_basic_https", 1), ("registry_token_https", 2), ("registry_token_http", 2)],
+)
+def test_one_connection_per_host_per_login(
+    name: str, connections: int, request: pytest.FixtureRequest
+) -> None:
+    """Docker opens a connection per request (issue 6); we reuse one per host: ping, token, verify."""
+    stack: RegistryStack = request.getfixturevalue(name)
+    endpoint = endpoints_for(stack.host, OPTIONS)[0 if stack.tls else 1]
+    creds = Credentials(stack.username, stack.password, server=stack.host)
+    with open_session(endpoint, OPTIONS) as session:
+        result = run_flow(session, login_flow(endpoint.url, creds), OPTIONS)
+        assert result.verified
+        assert session.connects == connections
+
+
+def test_verified_tls_uses_system_and_certs_d(registry_basic_https: RegistryStack, tmp_path: Path) -> None:
+    assert registry_basic_https.cert_dir is not None
+    verified = TransportOptions(tls_verify=True, cert_dirs=(tmp_path,), timeout=3)
+    endpoint = endpoints_for(registry_basic_https.host, verified)[0]
+    assert endpoint.verify
+    ping = HttpRequest("GET", f"{endpoint.url}/v2/")
+    with open_session(endpoint, verified) as session, pytest.raises(TransportError, match="certificate"):
+        send(session, ping, verified)
+    (tmp_path / registry_basic_https.host).mkdir()
+    (tmp_path / registry_basic_https.host / "ca.crt").write_bytes(
+        (registry_basic_https.cert_dir / "ca.crt").read_bytes()
+    )
+    with open_session(endpoint, verified) as session:
+        assert send(session, ping, verified).status == 401
