@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ._address import logout_keys, matches_key, normalise
 from ._config import ConfigFile, config_path, entry_credentials, load, update
-from ._errors import HelperError, StoreError, TransportError, UsageError
+from ._errors import StoreError, TransportError, UsageError
 from ._settings import load_settings
 from ._types import Credentials
 from .stores.file import file_entry, find_entry_key, marker_entry
@@ -298,10 +298,7 @@ def docker_config_credentials(
     )
     choice = choose_store(cfg, key)
     if choice.helper is not None:
-        try:
-            from_helper = open_store(choice, path).get(key)
-        except HelperError:
-            raise
+        from_helper = open_store(choice, path).get(key)
         if from_helper is not None:
             base = Credentials(
                 username=from_helper.username,
