@@ -1,10 +1,11 @@
 """docker-credential-regauth-secretservice.  Rule: items byte-compatible with Go 0.6.4's.
 
-Talks the freedesktop Secret Service API over the D-Bus session bus with ``jeepney`` (imported
-only when an action needs the bus), using a ``plain`` session.  Items (observed.md §5): in the
-``default`` collection, label = ServerURL, attributes exactly ``label="Docker Credentials"``,
-``server``, ``username``, ``docker_cli="1"``, ``xdg:schema="io.docker.Credentials"``, secret with
-content type ``text/plain``.
+Talks the freedesktop Secret Service API over the D-Bus session bus with regauth's own minimal
+client (``regauth._dbus``: stdlib ``_socket`` only, cheap to import), using a ``plain`` session
+(opened only by the actions that move a secret).  Items (observed.md §5): in the ``default``
+collection, label = ServerURL, attributes exactly ``label="Docker Credentials"``, ``server``,
+``username``, ``docker_cli="1"``, ``xdg:schema="io.docker.Credentials"``, secret with content
+type ``text/plain``.
 
 Documented choices and differences from the Go helper:
 
@@ -52,31 +53,34 @@ class SecretServiceBackend(Backend):
         self._session = ""
 
     # -- D-Bus plumbing --------------------------------------------------------------------------
-    def _call(self, path: str, iface: str, method: str, sig: str | None = None, body: Any = ()) -> Any:
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.wrappers import DBusErrorResponse, unwrap_msg
+    def _call(self, path: str, iface: str, method: str, sig: str = "", body: Any = ()) -> Any:
+        from .._dbus import DBusConnectError, DBusError, DBusProtocolError
 
         if self._conn is None:
             self._connect()
-        msg = new_method_call(DBusAddress(path, bus_name=_BUS, interface=iface), method, sig, body)
         try:
-            return unwrap_msg(self._conn.send_and_get_reply(msg, timeout=_TIMEOUT))
-        except DBusErrorResponse as exc:
-            detail = exc.data[0] if exc.data and isinstance(exc.data[0], str) else exc.name
-            raise BackendError(str(detail)) from None
+            return self._conn.call(_BUS, path, iface, method, sig, body)
+        except DBusError as exc:
+            raise BackendError(exc.message or exc.name) from None
         except TimeoutError:
             raise BackendError(f"no answer from {_BUS} within {_TIMEOUT:g} s") from None
+        except (DBusConnectError, DBusProtocolError) as exc:
+            raise BackendError(f"D-Bus session bus: {exc}") from None
 
     def _connect(self) -> None:
-        from jeepney.io.blocking import open_dbus_connection
+        from .._dbus import Connection, DBusConnectError
 
         if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             raise BackendError("cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset")
         try:
-            self._conn = open_dbus_connection(bus="SESSION")
-        except (OSError, ValueError) as exc:
+            self._conn = Connection(timeout=_TIMEOUT)
+        except (OSError, DBusConnectError) as exc:
             raise BackendError(f"cannot reach the D-Bus session bus: {exc}") from None
-        _, self._session = self._call(_ROOT, _SERVICE, "OpenSession", "sv", ("plain", ("s", "")))
+
+    def _open_session(self) -> str:
+        if not self._session:
+            _, self._session = self._call(_ROOT, _SERVICE, "OpenSession", "sv", ("plain", ("s", "")))
+        return self._session
 
     def _prop(self, path: str, iface: str, name: str) -> Any:
         return self._call(path, _PROPS, "Get", "ss", (iface, name))[0][1]
@@ -123,7 +127,7 @@ class SecretServiceBackend(Backend):
             _ITEM + ".Label": ("s", server),
             _ITEM + ".Attributes": ("a{ss}", attrs),
         }
-        value = (self._session, b"", secret.encode("utf-8"), "text/plain")
+        value = (self._open_session(), b"", secret.encode("utf-8"), "text/plain")
         item, prompt = self._call(
             collection, _COLLECTION, "CreateItem", "a{sv}(oayays)b", (props, value, True)
         )
@@ -145,7 +149,7 @@ class SecretServiceBackend(Backend):
         path, attrs = items[0]
         if self._prop(path, _ITEM, "Locked"):
             self._unlock([path], "read an item")
-        (value,) = self._call(path, _ITEM, "GetSecret", "o", (self._session,))
+        (value,) = self._call(path, _ITEM, "GetSecret", "o", (self._open_session(),))
         try:
             secret = bytes(value[2]).decode("utf-8")
         except UnicodeDecodeError:

@@ -1,0 +1,638 @@
+"""A minimal synchronous D-Bus client.  Rule: stdlib only, and nothing that costs start-up time.
+
+Enough of the D-Bus specification for the Secret Service helper: connecting to the session bus
+over a Unix socket (``unix:path=`` and ``unix:abstract=`` addresses), ``AUTH EXTERNAL``, ``Hello``,
+method calls and their replies or errors.  No threads, no signals handling (they are dropped), no
+file-descriptor passing.
+
+Marshalling covers every type of the wire format (``y b n q i u x t d h s o g``, arrays, structs,
+dict entries, variants) in either byte order; alignment is relative to the start of the message,
+and a body always starts 8-aligned, so a body marshalled from offset 0 is aligned correctly.
+Python values: ``y n q i u x t h`` int, ``b`` bool, ``d`` float, ``s o g`` str, ``ay`` bytes,
+other arrays list, ``a{..}`` dict, structs tuple, a variant a ``(signature, value)`` pair.
+
+Imports: ``_socket`` (the C module behind ``socket``, which would pull ``enum`` and ``selectors``
+in), ``os``, ``sys`` and ``time`` (all loaded by the interpreter anyway); ``struct`` only for ``d``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+__all__ = [
+    "BUS_NAME",
+    "BUS_PATH",
+    "Connection",
+    "DBusConnectError",
+    "DBusError",
+    "DBusProtocolError",
+    "Message",
+    "marshal",
+    "method_call",
+    "parse_address",
+    "parse_message",
+    "session_bus_address",
+    "split_signature",
+    "unmarshal",
+]
+
+BUS_NAME = "org.freedesktop.DBus"
+BUS_PATH = "/org/freedesktop/DBus"
+
+METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
+_FIELD_PATH, _FIELD_INTERFACE, _FIELD_MEMBER, _FIELD_ERROR_NAME = 1, 2, 3, 4
+_FIELD_REPLY_SERIAL, _FIELD_DESTINATION, _FIELD_SENDER, _FIELD_SIGNATURE = 5, 6, 7, 8
+_HEADER_SIG = "yyyyuua(yv)"
+_MAX_MESSAGE = 128 * 1024 * 1024  # the specification's limit
+_MAX_DEPTH = 64  # 32 arrays + 32 structs, as the specification allows
+
+_ALIGN = {
+    "y": 1, "g": 1, "v": 1,
+    "n": 2, "q": 2,
+    "b": 4, "i": 4, "u": 4, "h": 4, "s": 4, "o": 4, "a": 4,
+    "x": 8, "t": 8, "d": 8, "(": 8, "{": 8,
+}  # fmt: skip
+_INTS = {"y": (1, False), "n": (2, True), "q": (2, False), "i": (4, True), "u": (4, False),
+         "h": (4, False), "x": (8, True), "t": (8, False)}  # fmt: skip
+_BASIC = "ybnqiuxtdhsog"
+_ORDERS: dict[str, Any] = {"l": "little", "B": "big"}
+
+
+class DBusError(Exception):
+    """An error reply: ``name`` (e.g. ``org.freedesktop.DBus.Error.ServiceUnknown``) and its text."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message or name)
+        self.name = name
+        self.message = message
+
+
+class DBusConnectError(Exception):
+    """The bus cannot be reached, refuses us, or goes away (the message says which)."""
+
+
+class DBusProtocolError(ValueError):
+    """Bytes or values that do not follow the D-Bus wire format."""
+
+
+# -- signatures ----------------------------------------------------------------------------------
+def _type_end(sig: str, i: int, depth: int = 0) -> int:
+    """Index just after the single complete type starting at ``sig[i]``."""
+    if depth > _MAX_DEPTH:
+        raise DBusProtocolError("signature nested too deeply")
+    if i >= len(sig):
+        raise DBusProtocolError(f"incomplete signature {sig!r}")
+    c = sig[i]
+    if c in _BASIC or c == "v":
+        return i + 1
+    if c == "a":
+        return _type_end(sig, i + 1, depth + 1)
+    if c == "(":
+        j = i + 1
+        if j < len(sig) and sig[j] == ")":
+            raise DBusProtocolError("empty struct in signature")
+        while j < len(sig) and sig[j] != ")":
+            j = _type_end(sig, j, depth + 1)
+        if j >= len(sig):
+            raise DBusProtocolError(f"unclosed struct in signature {sig!r}")
+        return j + 1
+    if c == "{":
+        if i == 0 or sig[i - 1] != "a" or i + 1 >= len(sig) or sig[i + 1] not in _BASIC:
+            raise DBusProtocolError(f"bad dict entry in signature {sig!r}")
+        j = _type_end(sig, _type_end(sig, i + 1, depth + 1), depth + 1)
+        if j >= len(sig) or sig[j] != "}":
+            raise DBusProtocolError(f"bad dict entry in signature {sig!r}")
+        return j + 1
+    raise DBusProtocolError(f"unknown type code {c!r} in signature {sig!r}")
+
+
+_SPLIT_CACHE: dict[str, list[str]] = {}
+
+
+def split_signature(sig: str) -> list[str]:
+    """The complete types of ``sig``, e.g. ``"sa{sv}(oayays)"`` -> ``["s", "a{sv}", "(oayays)"]``."""
+    cached = _SPLIT_CACHE.get(sig)
+    if cached is not None:
+        return cached
+    if len(sig) > 255:
+        raise DBusProtocolError("signature longer than 255 characters")
+    types = []
+    i = 0
+    while i < len(sig):
+        j = _type_end(sig, i)
+        types.append(sig[i:j])
+        i = j
+    _SPLIT_CACHE[sig] = types
+    return types
+
+
+# -- marshalling ---------------------------------------------------------------------------------
+class _Buf(bytearray):
+    """The bytes being marshalled, and their byte order."""
+
+    def __init__(self, order: Any) -> None:
+        super().__init__()
+        self.order = order
+
+
+def _pad(buf: bytearray, align: int) -> None:
+    extra = -len(buf) % align
+    if extra:
+        buf += b"\0" * extra
+
+
+def _put_text(buf: _Buf, value: object, code: str) -> None:
+    if not isinstance(value, str):
+        raise DBusProtocolError(f"type {code!r} needs a str, got {type(value).__name__}")
+    data = value.encode("utf-8")
+    if b"\0" in data:
+        raise DBusProtocolError("D-Bus strings cannot contain NUL")
+    if code == "o" and not value.startswith("/"):
+        raise DBusProtocolError(f"not an object path: {value!r}")
+    buf += len(data).to_bytes(4, buf.order)
+    buf += data
+    buf.append(0)
+
+
+def _put(buf: _Buf, t: str, value: Any, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        raise DBusProtocolError("value nested too deeply")
+    c = t[0]
+    order = buf.order
+    _pad(buf, _ALIGN[c])
+    try:
+        if c in _INTS:
+            size, signed = _INTS[c]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise DBusProtocolError(f"type {c!r} needs an int, got {type(value).__name__}")
+            buf += value.to_bytes(size, order, signed=signed)
+        elif c == "b":
+            if value not in (True, False):  # also 0 / 1
+                raise DBusProtocolError(f"type 'b' needs a bool, got {value!r}")
+            buf += (1 if value else 0).to_bytes(4, order)
+        elif c == "s" or c == "o":
+            _put_text(buf, value, c)
+        elif c == "g":
+            if not isinstance(value, str):
+                raise DBusProtocolError(f"type 'g' needs a str, got {type(value).__name__}")
+            split_signature(value)
+            data = value.encode("ascii")
+            buf.append(len(data))
+            buf += data
+            buf.append(0)
+        elif c == "d":
+            import struct
+
+            buf += struct.pack("<d" if order == "little" else ">d", float(value))
+        elif c == "v":
+            vsig, vvalue = value
+            if len(split_signature(vsig)) != 1:
+                raise DBusProtocolError(f"a variant holds exactly one complete type, not {vsig!r}")
+            _put(buf, "g", vsig)
+            _put(buf, vsig, vvalue, depth + 1)
+        elif c == "a":
+            _put_array(buf, t[1:], value, depth)
+        elif c == "(" or c == "{":
+            types = split_signature(t[1:-1])
+            items = tuple(value)
+            if len(items) != len(types):
+                raise DBusProtocolError(f"{t} needs {len(types)} values, got {len(items)}")
+            for sub, item in zip(types, items, strict=True):
+                _put(buf, sub, item, depth + 1)
+        else:
+            raise DBusProtocolError(f"unknown type code {c!r}")
+    except OverflowError:
+        raise DBusProtocolError(f"{value!r} does not fit type {c!r}") from None
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, DBusProtocolError):
+            raise
+        raise DBusProtocolError(f"bad value for type {t!r}: {exc}") from None
+
+
+def _put_array(buf: _Buf, elem: str, value: Any, depth: int) -> None:
+    order = buf.order
+    at = len(buf)
+    buf += b"\0\0\0\0"
+    _pad(buf, _ALIGN[elem[0]])
+    start = len(buf)
+    if elem == "y":
+        if isinstance(value, str):
+            raise DBusProtocolError("type 'ay' needs bytes, got str")
+        buf += bytes(value)
+    elif elem[0] == "{":
+        for key, item in dict(value).items():
+            _put(buf, elem, (key, item), depth + 1)
+    else:
+        if isinstance(value, (str, bytes, dict)):
+            raise DBusProtocolError(f"type 'a{elem}' needs a list, got {type(value).__name__}")
+        for item in value:
+            _put(buf, elem, item, depth + 1)
+    size = len(buf) - start
+    if size > 64 * 1024 * 1024:
+        raise DBusProtocolError("array longer than 64 MiB")
+    buf[at : at + 4] = size.to_bytes(4, order)
+
+
+def marshal(signature: str, values: Sequence[Any], order: str = "little") -> bytes:
+    """Marshal ``values`` (one per complete type of ``signature``) from offset 0."""
+    types = split_signature(signature)
+    if len(types) != len(values):
+        raise DBusProtocolError(f"signature {signature!r} needs {len(types)} values, got {len(values)}")
+    buf = _Buf(order)
+    for t, value in zip(types, values, strict=True):
+        _put(buf, t, value)
+    return bytes(buf)
+
+
+class _Reader:
+    __slots__ = ("data", "order", "pos")
+
+    def __init__(self, data: bytes, order: Any, pos: int = 0) -> None:
+        self.data = data
+        self.order = order
+        self.pos = pos
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.data):
+            raise DBusProtocolError("message truncated")
+        chunk = self.data[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def align(self, n: int) -> None:
+        pad = -self.pos % n
+        if pad and any(self.take(pad)):
+            raise DBusProtocolError("non-zero padding")
+
+    def get(self, t: str, depth: int = 0) -> Any:
+        if depth > _MAX_DEPTH:
+            raise DBusProtocolError("value nested too deeply")
+        c = t[0]
+        self.align(_ALIGN[c])
+        if c in _INTS:
+            size, signed = _INTS[c]
+            return int.from_bytes(self.take(size), self.order, signed=signed)
+        if c == "b":
+            v = int.from_bytes(self.take(4), self.order)
+            if v > 1:
+                raise DBusProtocolError(f"boolean value {v}")
+            return v == 1
+        if c == "s" or c == "o" or c == "g":
+            n = self.take(1)[0] if c == "g" else int.from_bytes(self.take(4), self.order)
+            raw = self.take(n + 1)
+            if raw[-1] != 0:
+                raise DBusProtocolError("string not NUL-terminated")
+            try:
+                return raw[:-1].decode("utf-8")
+            except UnicodeDecodeError:
+                raise DBusProtocolError("string is not valid UTF-8") from None
+        if c == "d":
+            import struct
+
+            return struct.unpack("<d" if self.order == "little" else ">d", self.take(8))[0]
+        if c == "v":
+            vsig = self.get("g")
+            if len(split_signature(vsig)) != 1:
+                raise DBusProtocolError(f"variant signature {vsig!r}")
+            return (vsig, self.get(vsig, depth + 1))
+        if c == "a":
+            n = int.from_bytes(self.take(4), self.order)
+            if n > 64 * 1024 * 1024:
+                raise DBusProtocolError("array longer than 64 MiB")
+            elem = t[1:]
+            self.align(_ALIGN[elem[0]])
+            end = self.pos + n
+            if end > len(self.data):
+                raise DBusProtocolError("message truncated")
+            if elem == "y":
+                return self.take(n)
+            items: list[Any] = []
+            while self.pos < end:
+                items.append(self.get(elem, depth + 1))
+            if self.pos != end:
+                raise DBusProtocolError("array length does not match its elements")
+            return dict(items) if elem[0] == "{" else items
+        if c == "(" or c == "{":
+            return tuple(self.get(sub, depth + 1) for sub in split_signature(t[1:-1]))
+        raise DBusProtocolError(f"unknown type code {c!r}")
+
+
+def unmarshal(signature: str, data: bytes, order: str = "little") -> tuple[Any, ...]:
+    """The values of ``signature`` marshalled in ``data`` from offset 0 (all bytes must be used)."""
+    reader = _Reader(data, order)
+    values = tuple(reader.get(t) for t in split_signature(signature))
+    if reader.pos != len(data):
+        raise DBusProtocolError("trailing bytes after the values")
+    return values
+
+
+# -- messages ------------------------------------------------------------------------------------
+class Message:
+    """A parsed message: type, flags, serial, header fields, body signature and values."""
+
+    __slots__ = ("body", "fields", "flags", "serial", "signature", "type")
+
+    def __init__(
+        self,
+        type: int,
+        flags: int,
+        serial: int,
+        fields: dict[int, Any],
+        signature: str,
+        body: tuple[Any, ...],
+    ) -> None:
+        self.type = type
+        self.flags = flags
+        self.serial = serial
+        self.fields = fields
+        self.signature = signature
+        self.body = body
+
+    @property
+    def reply_serial(self) -> int | None:
+        """The serial of the call this message answers (replies and errors)."""
+        value = self.fields.get(_FIELD_REPLY_SERIAL)
+        return int(value) if value is not None else None
+
+    @property
+    def error_name(self) -> str | None:
+        """The error name of an error reply."""
+        value = self.fields.get(_FIELD_ERROR_NAME)
+        return str(value) if value is not None else None
+
+
+def method_call(
+    serial: int,
+    path: str,
+    member: str,
+    *,
+    interface: str | None = None,
+    destination: str | None = None,
+    signature: str = "",
+    body: Sequence[Any] = (),
+    flags: int = 0,
+) -> bytes:
+    """The bytes of a method-call message (little-endian)."""
+    if serial <= 0 or serial > 0xFFFFFFFF:
+        raise DBusProtocolError("serial must be in 1..2**32-1")
+    payload = marshal(signature, body)
+    fields: list[tuple[int, tuple[str, str]]] = [(_FIELD_PATH, ("o", path)), (_FIELD_MEMBER, ("s", member))]
+    if interface:
+        fields.append((_FIELD_INTERFACE, ("s", interface)))
+    if destination:
+        fields.append((_FIELD_DESTINATION, ("s", destination)))
+    if signature:
+        fields.append((_FIELD_SIGNATURE, ("g", signature)))
+    header = bytearray(marshal(_HEADER_SIG, [ord("l"), METHOD_CALL, flags, 1, len(payload), serial, fields]))
+    _pad(header, 8)
+    return bytes(header) + payload
+
+
+def _frame_length(data: bytes | bytearray) -> int:
+    """Total length of the message starting ``data`` (needs 16 bytes)."""
+    order = _ORDERS.get(chr(data[0]))
+    if order is None:
+        raise DBusProtocolError(f"bad endianness byte {data[0]!r}")
+    if data[3] != 1:
+        raise DBusProtocolError(f"unsupported protocol version {data[3]}")
+    body_len = int.from_bytes(data[4:8], order)
+    fields_len = int.from_bytes(data[12:16], order)
+    total = 16 + fields_len + (-fields_len % 8) + body_len
+    if total > _MAX_MESSAGE:
+        raise DBusProtocolError("message longer than 128 MiB")
+    return total
+
+
+def parse_message(data: bytes) -> Message:
+    """Parse one complete message (header and body)."""
+    if len(data) < 16:
+        raise DBusProtocolError("message truncated")
+    total = _frame_length(data)
+    if len(data) != total:
+        raise DBusProtocolError("message length does not match its header")
+    order = _ORDERS[chr(data[0])]
+    reader = _Reader(data, order)
+    _, mtype, flags, _, body_len, serial, raw_fields = (reader.get(t) for t in split_signature(_HEADER_SIG))
+    reader.align(8)
+    fields = {code: value[1] for code, value in raw_fields}
+    signature = str(fields.get(_FIELD_SIGNATURE, ""))
+    body_data = data[reader.pos :]
+    if len(body_data) != body_len:
+        raise DBusProtocolError("body length does not match its header")
+    body = unmarshal(signature, body_data, order)
+    return Message(mtype, flags, serial, fields, signature, body)
+
+
+# -- connection ----------------------------------------------------------------------------------
+def session_bus_address() -> str:
+    """``$DBUS_SESSION_BUS_ADDRESS``; DBusConnectError when unset."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+    if not address:
+        raise DBusConnectError("DBUS_SESSION_BUS_ADDRESS is unset")
+    return address
+
+
+def _unescape(value: str) -> bytes:
+    out = bytearray()
+    i = 0
+    raw = value.encode("utf-8")
+    while i < len(raw):
+        if raw[i] == 0x25:  # %
+            try:
+                out.append(int(raw[i + 1 : i + 3].decode("ascii"), 16))
+            except (ValueError, UnicodeDecodeError):
+                raise DBusConnectError(f"bad escape in D-Bus address value {value!r}") from None
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return bytes(out)
+
+
+def parse_address(address: str) -> list[bytes]:
+    """Socket addresses (for ``AF_UNIX``) of a D-Bus address list, in order.
+
+    ``unix:path=P`` gives P, ``unix:abstract=N`` gives ``b"\\0" + N``; other transports are skipped.
+    """
+    found: list[bytes] = []
+    for entry in address.split(";"):
+        transport, _, rest = entry.partition(":")
+        if transport != "unix" or not rest:
+            continue
+        keys = {}
+        for pair in rest.split(","):
+            key, sep, value = pair.partition("=")
+            if sep:
+                keys[key] = value
+        if "path" in keys:
+            found.append(_unescape(keys["path"]))
+        elif "abstract" in keys:
+            found.append(b"\0" + _unescape(keys["abstract"]))
+    return found
+
+
+def _socket_module() -> Any:
+    if sys.platform == "win32":
+        raise DBusConnectError("D-Bus is not used on Windows")
+    try:
+        import _socket as sockmod  # the C module: ``socket`` would import enum and selectors
+    except ImportError:  # pragma: no cover - interpreters without _socket
+        import socket as sockmod  # type: ignore[no-redef]
+    if not hasattr(sockmod, "AF_UNIX"):
+        raise DBusConnectError("this platform has no Unix sockets")
+    return sockmod
+
+
+class Connection:
+    """One authenticated connection to a message bus; ``call`` sends a call and waits for its reply."""
+
+    def __init__(self, address: str | None = None, timeout: float = 25.0) -> None:
+        self.timeout = timeout
+        self._serial = 0
+        self._buf = bytearray()
+        self._sock: Any = None
+        sockmod = _socket_module()
+        targets = parse_address(session_bus_address() if address is None else address)
+        if not targets:
+            raise DBusConnectError(f"no usable unix: transport in D-Bus address {address!r}")
+        error: Exception | None = None
+        for target in targets:
+            sock = sockmod.socket(sockmod.AF_UNIX, sockmod.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(target)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            self._sock = sock
+            break
+        if self._sock is None:
+            raise DBusConnectError(f"cannot connect to {targets[-1]!r}: {error}") from None
+        try:
+            self._authenticate()
+        except BaseException:
+            self.close()
+            raise
+
+    def _authenticate(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        uid = str(os.getuid()).encode("ascii").hex()  # type: ignore[attr-defined,unused-ignore]
+        self._send(b"\0AUTH EXTERNAL " + uid.encode("ascii") + b"\r\n")
+        while b"\r\n" not in self._buf:
+            self._recv(deadline)
+        line, _, rest = bytes(self._buf).partition(b"\r\n")
+        self._buf = bytearray(rest)
+        if not line.startswith(b"OK "):
+            self._send(b"CANCEL\r\n")
+            text = line.decode("ascii", "replace")
+            raise DBusConnectError(f"the bus refused authentication: {text}")
+        # BEGIN and Hello in one write; the reply to Hello is read (and dropped) with the next reply.
+        self._send(b"BEGIN\r\n" + self._message(BUS_PATH, "Hello", BUS_NAME, BUS_NAME, "", ()))
+
+    def _message(
+        self,
+        path: str,
+        member: str,
+        interface: str | None,
+        destination: str | None,
+        sig: str,
+        body: Sequence[Any],
+    ) -> bytes:
+        self._serial += 1
+        return method_call(
+            self._serial, path, member, interface=interface, destination=destination, signature=sig, body=body
+        )
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise DBusConnectError(f"lost the bus connection: {exc}") from None
+
+    def _recv(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no reply in time")
+        self._sock.settimeout(left)
+        try:
+            chunk = self._sock.recv(65536)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            raise DBusConnectError(f"lost the bus connection: {exc}") from None
+        if not chunk:
+            raise DBusConnectError("the bus closed the connection")
+        self._buf += chunk
+
+    def _read_message(self, deadline: float) -> Message:
+        while len(self._buf) < 16:
+            self._recv(deadline)
+        total = _frame_length(self._buf)
+        while len(self._buf) < total:
+            self._recv(deadline)
+        data = bytes(self._buf[:total])
+        del self._buf[:total]
+        return parse_message(data)
+
+    def send_call(
+        self,
+        destination: str | None,
+        path: str,
+        interface: str | None,
+        member: str,
+        signature: str = "",
+        body: Sequence[Any] = (),
+    ) -> int:
+        """Send a method call without waiting; returns its serial (for :meth:`reply`)."""
+        data = self._message(path, member, interface, destination, signature, body)
+        self._send(data)
+        return self._serial
+
+    def reply(self, serial: int) -> tuple[Any, ...]:
+        """Wait for the reply to call ``serial``: its body, or DBusError for an error reply.
+
+        Other messages (signals, replies to calls nobody waits for) are dropped.  TimeoutError
+        after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            msg = self._read_message(deadline)
+            if msg.type not in (METHOD_RETURN, ERROR) or msg.reply_serial != serial:
+                continue
+            if msg.type == ERROR:
+                text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
+                raise DBusError(msg.error_name or "", text)
+            return msg.body
+
+    def call(
+        self,
+        destination: str | None,
+        path: str,
+        interface: str | None,
+        member: str,
+        signature: str = "",
+        body: Sequence[Any] = (),
+    ) -> tuple[Any, ...]:
+        """Call a method and return the reply's values (DBusError on an error reply)."""
+        return self.reply(self.send_call(destination, path, interface, member, signature, body))
+
+    def close(self) -> None:
+        """Close the socket (idempotent)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
