@@ -1,19 +1,26 @@
 """The commands beyond Docker's (status, list, get, migrate, export, completion, logout --all).
 
-Rule: like cli.py, only argparse and the standard library at import time.  Read commands take
-``--format table|json`` (stable JSON keys, never a secret); ``get`` alone prints a secret, on purpose.
-Exit codes: 0 ok, 1 failure, 2 (status) nothing stored, 125 bad flags.
+Rule: like cli.py, only argparse and the standard library at import time (no json, no typing).
+Read commands take ``--format table|json`` (stable JSON keys, never a secret); ``get`` alone prints
+a secret, on purpose.  Exit codes: 0 ok, 1 failure, 2 (status) nothing stored, 125 bad flags.
+Also the argparse plumbing of every command: :class:`Parser`, :class:`SubParsers` (sub-parsers
+built on dispatch) and :class:`Formatter`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import IO, Any
 
-__all__ = ["COMMANDS", "add_parsers", "cmd_logout_all"]
+from ._errors import UsageError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: ``--help`` should not pay for importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import IO, Any, NoReturn
+
+__all__ = ["COMMANDS", "PARSERS", "Formatter", "Parser", "SubParsers", "cmd_logout_all"]
 
 EXIT_OK, EXIT_FAIL, EXIT_NOTHING = 0, 1, 2
 
@@ -56,6 +63,8 @@ def _cmd_list(args: argparse.Namespace, stdin: IO[str]) -> int:
 
     logins = list_logins(config=args.config, authfile=args.authfile)
     if args.format == "json":
+        import json
+
         print(json.dumps([login.as_dict() for login in logins], indent=2))
     elif logins:
         with_errors = any(login.error for login in logins)
@@ -84,6 +93,8 @@ def _cmd_status(args: argparse.Namespace, stdin: IO[str]) -> int:
         timeout=args.timeout,
     )
     if args.format == "json":
+        import json
+
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif results:
         rows = []
@@ -213,17 +224,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
 }
 
 
-def add_parsers(sub: Any) -> None:
-    """Add this module's sub-commands to the ``regauth`` parser's sub-parsers."""
+def _fill_status(status: argparse.ArgumentParser) -> None:
     from .cli import _tls_verify
 
-    status = sub.add_parser(
-        "status",
-        help="check that stored logins still work (never prints secrets)",
-        description="Re-validate stored logins against their registries. Exit 0: all valid; "
-        "1: some invalid or unreachable; 2: nothing stored.",
-        usage="regauth status [OPTIONS] [SERVER...]",
-    )
     status.add_argument("servers", nargs="*", metavar="SERVER")
     _add_format(status)
     _add_authfile(status)
@@ -236,60 +239,35 @@ def add_parsers(sub: Any) -> None:
         help="network timeout per login (default 15)",
     )  # fmt: skip
 
-    listing = sub.add_parser(
-        "list",
-        help="list every stored login, in every store and auth file",
-        description="List stored logins: config.json (file, credsStore, credHelpers), "
-        "DOCKER_AUTH_CONFIG, --authfile/REGISTRY_AUTH_FILE and podman's auth.json files.",
-        usage="regauth list [OPTIONS]",
-    )
+
+def _fill_list(listing: argparse.ArgumentParser) -> None:
     _add_format(listing)
     _add_authfile(listing)
 
-    get = sub.add_parser(
-        "get",
-        help="print a stored credential as helper-protocol JSON (secret included)",
-        description="Print the stored credential for SERVER (or an image reference host/ns/repo) as "
-        '{"ServerURL","Username","Secret"}. The secret is printed: for scripts.',
-        usage="regauth get [OPTIONS] SERVER",
-    )
+
+def _fill_get(get: argparse.ArgumentParser) -> None:
     get.add_argument("server", metavar="SERVER")
     get.add_argument("--username-only", action="store_true", help="print only the username")
     _add_authfile(get)
 
-    migrate = sub.add_parser(
-        "migrate",
-        help="move plaintext credentials from config.json into a credential helper",
-        description="Move every plaintext auths entry of config.json into docker-credential-HELPER; "
-        "an entry leaves the file only after the helper gave it back.",
-        usage="regauth migrate --to HELPER [--set-creds-store]",
-    )
+
+def _fill_migrate(migrate: argparse.ArgumentParser) -> None:
     migrate.add_argument("--to", required=True, metavar="HELPER", help="helper suffix, e.g. pass")
     migrate.add_argument(
         "--set-creds-store", action="store_true", help="also make HELPER the credsStore for future logins"
     )
 
-    export = sub.add_parser(
-        "export",
-        help="export stored logins (kubernetes: a dockerconfigjson Secret)",
-        description="Print a Kubernetes Secret of type kubernetes.io/dockerconfigjson built from "
-        "the stored logins of SERVER... (default: every login).",
-        usage="regauth export kubernetes NAME [--namespace NS] [SERVER...]",
-    )
+
+def _fill_export(export: argparse.ArgumentParser) -> None:
     export.add_argument("target", choices=("kubernetes",))
     export.add_argument("name", metavar="NAME")
     export.add_argument("servers", nargs="*", metavar="SERVER")
     export.add_argument("-n", "--namespace", metavar="NS", help="namespace of the Secret")
     _add_authfile(export)
 
-    completion = sub.add_parser(
-        "completion",
-        help="print a shell completion script",
-        description="Print a completion script, e.g. source <(regauth completion bash).",
-        usage="regauth completion bash|zsh|fish",
-    )
+
+def _fill_completion(completion: argparse.ArgumentParser) -> None:
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
-    add_token_parser(sub)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,18 +275,10 @@ def add_parsers(sub: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def add_token_parser(sub: Any) -> None:
-    """Add ``regauth token SERVER [--scope S]... [--format header|json]``."""
+def _fill_token(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``regauth token SERVER [--scope S]... [--format header|json]``."""
     from .cli import _tls_verify
 
-    parser = sub.add_parser(
-        "token",
-        help="print a registry bearer token obtained with the stored credentials",
-        description="Print a bearer token for SERVER, obtained with the stored credentials "
-        "(an identity token is refreshed; a password is sent to the token server with Basic). "
-        "The token is printed and never logged.",
-        usage="regauth token [OPTIONS] SERVER",
-    )
     parser.add_argument("server", metavar="SERVER")
     parser.add_argument(
         "--scope",
@@ -372,3 +342,175 @@ def _cmd_token(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 COMMANDS["token"] = _cmd_token
+
+
+#: the sub-commands of this module, in ``regauth --help`` order: name, ``add_parser`` keywords,
+#: the function adding the options (cli.py builds the parser from these and its own)
+PARSERS: tuple[tuple[str, dict[str, str], Callable[[argparse.ArgumentParser], None]], ...] = (
+    (
+        "status",
+        {
+            "help": "check that stored logins still work (never prints secrets)",
+            "description": "Re-validate stored logins against their registries. Exit 0: all valid; "
+            "1: some invalid or unreachable; 2: nothing stored.",
+            "usage": "regauth status [OPTIONS] [SERVER...]",
+        },
+        _fill_status,
+    ),
+    (
+        "list",
+        {
+            "help": "list every stored login, in every store and auth file",
+            "description": "List stored logins: config.json (file, credsStore, credHelpers), "
+            "DOCKER_AUTH_CONFIG, --authfile/REGISTRY_AUTH_FILE and podman's auth.json files.",
+            "usage": "regauth list [OPTIONS]",
+        },
+        _fill_list,
+    ),
+    (
+        "get",
+        {
+            "help": "print a stored credential as helper-protocol JSON (secret included)",
+            "description": "Print the stored credential for SERVER (or an image reference host/ns/repo) "
+            'as {"ServerURL","Username","Secret"}. The secret is printed: for scripts.',
+            "usage": "regauth get [OPTIONS] SERVER",
+        },
+        _fill_get,
+    ),
+    (
+        "migrate",
+        {
+            "help": "move plaintext credentials from config.json into a credential helper",
+            "description": "Move every plaintext auths entry of config.json into "
+            "docker-credential-HELPER; an entry leaves the file only after the helper gave it back.",
+            "usage": "regauth migrate --to HELPER [--set-creds-store]",
+        },
+        _fill_migrate,
+    ),
+    (
+        "export",
+        {
+            "help": "export stored logins (kubernetes: a dockerconfigjson Secret)",
+            "description": "Print a Kubernetes Secret of type kubernetes.io/dockerconfigjson built "
+            "from the stored logins of SERVER... (default: every login).",
+            "usage": "regauth export kubernetes NAME [--namespace NS] [SERVER...]",
+        },
+        _fill_export,
+    ),
+    (
+        "completion",
+        {
+            "help": "print a shell completion script",
+            "description": "Print a completion script, e.g. source <(regauth completion bash).",
+            "usage": "regauth completion bash|zsh|fish",
+        },
+        _fill_completion,
+    ),
+    (
+        "token",
+        {
+            "help": "print a registry bearer token obtained with the stored credentials",
+            "description": "Print a bearer token for SERVER, obtained with the stored credentials "
+            "(an identity token is refreshed; a password is sent to the token server with Basic). "
+            "The token is printed and never logged.",
+            "usage": "regauth token [OPTIONS] SERVER",
+        },
+        _fill_token,
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# argparse plumbing
+# ---------------------------------------------------------------------------------------------
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (and its bz2, lzma, zlib)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or 80
+    return columns
+
+
+class Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, sized exactly as argparse sizes it, minus the shutil import."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports flag errors Docker's way (one line + a hint, exit 125)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.")
+
+
+class SubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Sub-parsers that may be built when argparse dispatches to them (``lazy``).
+
+    A lazy command is listed in the help and accepted as a choice at once; its parser and options
+    are made on first use, in place, so the order of the choices never changes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: dict[str, tuple[dict[str, Any], Callable[[argparse.ArgumentParser], None]]] = {}
+
+    def add_command(
+        self,
+        name: str,
+        fill: Callable[[argparse.ArgumentParser], None],
+        lazy: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Add sub-command ``name``; ``fill`` adds its options now, or on dispatch if ``lazy``."""
+        if not lazy:
+            fill(self.add_parser(name, **kwargs))
+            return
+        help_text = kwargs.pop("help", None)
+        if help_text is not None:
+            self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
+        self._name_parser_map[name] = None
+        self._pending[name] = (kwargs, fill)
+
+    def _materialise(self, name: str) -> None:
+        kwargs, fill = self._pending.pop(name)
+        order = list(self._name_parser_map)
+        del self._name_parser_map[name]
+        fill(self.add_parser(name, **kwargs))  # no "help": the pseudo-action exists already
+        ordered = {key: self._name_parser_map[key] for key in order}
+        self._name_parser_map.clear()  # the same dict: it is also ``self.choices``
+        self._name_parser_map.update(ordered)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if values and values[0] in self._pending:
+            self._materialise(values[0])
+        super().__call__(parser, namespace, values, option_string)

@@ -1,13 +1,13 @@
 """The ``regauth`` command: flags, prompts, Docker's messages and exit codes over the library.
 
-Rule: only argparse and the standard library at import time, so ``--help`` and the helper paths start
-fast; the library (and with it the HTTP stack) is imported when a command runs.
+Rule: nothing but ``os``/``sys`` at import time: ``--version`` is answered before argparse is
+imported, a sub-command's options are built only when argv names it, and the library (with the
+HTTP stack) is imported when a command runs.
 Exit codes (docker-behaviour.md §1): 0 success, 1 failure, 125 bad flags or arguments.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -16,8 +16,9 @@ from ._version import __version__
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: ``--help`` should not pay for importing typing
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Sequence
-    from typing import IO, NoReturn
+    from typing import IO
 
 __all__ = ["main"]
 
@@ -27,44 +28,18 @@ PASSWORD_CLI_WARNING = "WARNING! Using --password via the CLI is insecure. Use -
 NON_TTY = "Error: cannot perform an interactive login from a non-TTY device"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports flag errors Docker's way (one line + a hint, exit 125)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}\nSee '{self.prog} --help'.")
-
-
 def _tls_verify(value: str) -> bool:
     lowered = value.lower()
     if lowered in ("1", "true", "t", "yes"):
         return True
     if lowered in ("0", "false", "f", "no"):
         return False
+    import argparse
+
     raise argparse.ArgumentTypeError(f"invalid boolean value {value!r}")
 
 
-def _build_parser() -> _Parser:
-    parser = _Parser(
-        prog="regauth",
-        description="Log in to container registries and manage their credentials, without Docker.",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="DIR",
-        help="location of the Docker client config directory (default: $DOCKER_CONFIG or ~/.docker)",
-    )
-    parser.add_argument(
-        "-D", "--debug", action="store_true", help="log HTTP requests (never secrets)"
-    )
-    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    login = sub.add_parser(
-        "login",
-        help="log in to a registry",
-        description="Log in to a registry. If no server is given, Docker Hub is used.",
-        usage="regauth login [OPTIONS] [SERVER]",
-    )
+def _fill_login(login: argparse.ArgumentParser) -> None:
     login.add_argument("server", nargs="?", metavar="SERVER")
     login.add_argument("-u", "--username", help="username")
     login.add_argument("-p", "--password", help="password (insecure: prefer --password-stdin)")
@@ -91,9 +66,7 @@ def _build_parser() -> _Parser:
         help="require verified HTTPS (true), or allow insecure TLS and plain HTTP (false); "
         "default: verify, except loopback and insecure-registries",
     )
-    login.add_argument(
-        "--cert-dir", metavar="DIR", help="certs.d-style directory for this registry"
-    )
+    login.add_argument("--cert-dir", metavar="DIR", help="certs.d-style directory for this registry")
     login.add_argument(
         "--timeout",
         type=float,
@@ -102,28 +75,73 @@ def _build_parser() -> _Parser:
         help="network timeout (default 15)",
     )
 
-    logout = sub.add_parser(
-        "logout",
-        help="log out from a registry",
-        description="Log out from a registry. If no server is given, Docker Hub is used.",
-        usage="regauth logout [SERVER] | --all",
-    )
+
+def _fill_logout(logout: argparse.ArgumentParser) -> None:
     logout.add_argument("server", nargs="?", metavar="SERVER")
     logout.add_argument(  # issue 5 item 3 (_cli_extra.cmd_logout_all)
         "--all", action="store_true", help="log out of every registry in every store and auth file"
     )
 
-    helper = sub.add_parser(
-        "helper",
-        help="run a bundled credential helper (pass, secretservice, keyring)",
-        usage="regauth helper NAME ACTION",
-    )
+
+def _fill_helper(helper: argparse.ArgumentParser) -> None:
     helper.add_argument("name", choices=("pass", "secretservice", "keyring"))
     helper.add_argument("action", nargs="?")
 
-    from . import _cli_extra
 
-    _cli_extra.add_parsers(sub)
+#: Docker's commands (and ``helper``): name, ``add_parser`` keywords, the function adding the options.
+_PARSERS: tuple[tuple[str, dict[str, str], Callable[[argparse.ArgumentParser], None]], ...] = (
+    (
+        "login",
+        {
+            "help": "log in to a registry",
+            "description": "Log in to a registry. If no server is given, Docker Hub is used.",
+            "usage": "regauth login [OPTIONS] [SERVER]",
+        },
+        _fill_login,
+    ),
+    (
+        "logout",
+        {
+            "help": "log out from a registry",
+            "description": "Log out from a registry. If no server is given, Docker Hub is used.",
+            "usage": "regauth logout [SERVER] | --all",
+        },
+        _fill_logout,
+    ),
+    (
+        "helper",
+        {
+            "help": "run a bundled credential helper (pass, secretservice, keyring)",
+            "usage": "regauth helper NAME ACTION",
+        },
+        _fill_helper,
+    ),
+)
+
+
+def _build_parser(lazy: bool = False) -> argparse.ArgumentParser:
+    """The whole ``regauth`` parser.
+
+    ``lazy``: a sub-command's options are added only when argparse dispatches to it (``regauth
+    login --help`` builds one sub-parser, not eleven); the help and errors are the same.
+    """
+    from ._cli_extra import PARSERS, Parser, SubParsers
+
+    parser = Parser(
+        prog="regauth",
+        description="Log in to container registries and manage their credentials, without Docker.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="DIR",
+        help="location of the Docker client config directory (default: $DOCKER_CONFIG or ~/.docker)",
+    )
+    parser.add_argument("-D", "--debug", action="store_true", help="log HTTP requests (never secrets)")
+    parser.add_argument("-v", "--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, action=SubParsers)
+    assert isinstance(sub, SubParsers)
+    for name, kwargs, fill in (*_PARSERS, *PARSERS):
+        sub.add_command(name, fill, lazy, **kwargs)
     return parser
 
 
@@ -180,9 +198,7 @@ def _report_login(outcome: object) -> None:
     for reason in outcome.rejected_defaults:
         _warn(f"note: default credential helper not used: {reason}")
     if not outcome.verified:
-        _warn(
-            f"WARNING! {outcome.server} asked for no credentials: they were stored but not verified."
-        )
+        _warn(f"WARNING! {outcome.server} asked for no credentials: they were stored but not verified.")
     if outcome.plaintext:
         _plaintext_warning(outcome.config_path)
     print("Login Succeeded")
@@ -198,9 +214,7 @@ def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
             "conflicting options: cannot specify both --password-stdin and --identity-token-stdin"
         )
     if args.password is not None and (args.password_stdin or args.identity_token_stdin):
-        raise RegauthError(
-            "conflicting options: cannot specify both --password and --password-stdin"
-        )
+        raise RegauthError("conflicting options: cannot specify both --password and --password-stdin")
     if args.password_stdin and args.username is None:
         raise RegauthError("the --password-stdin option requires --username to be set")
     if args.username is not None and not args.username.strip():
@@ -225,9 +239,7 @@ def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
         "timeout": args.timeout,
     }
     if token:
-        _report_login(
-            _api.login(key, args.username or "", identity_token=token, **common)
-        )
+        _report_login(_api.login(key, args.username or "", identity_token=token, **common))
         return EXIT_OK
 
     stored_user = ""
@@ -310,9 +322,13 @@ def _commands() -> dict[str, Callable[[argparse.Namespace, IO[str]], int]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 125 usage)."""
-    parser = _build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments in (["--version"], ["-v"]):  # answered before argparse is even imported
+        print(f"regauth version {__version__}")
+        return EXIT_OK
+    parser = _build_parser(lazy=True)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except UsageError as exc:
         _warn(str(exc))
         return EXIT_USAGE

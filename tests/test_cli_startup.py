@@ -1,0 +1,146 @@
+"""CLI start-up (issue 6 item 5): ``--version`` without argparse, sub-parsers built on dispatch.
+
+The lazy parser must behave exactly like the whole one: same help, same errors, same namespaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from regauth import _cli_extra
+from regauth._completion import describe
+from regauth._errors import UsageError
+from regauth.cli import _build_parser, _commands
+
+COMMANDS = [c.name for c in describe(_build_parser()).commands]
+
+
+def _imported_after(argv: list[str]) -> set[str]:
+    """Module names a fresh interpreter holds after ``regauth ARGV`` (output discarded)."""
+    code = (
+        "import sys\nfrom regauth.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "sys.stderr.write('\\n'.join(sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(proc.stderr.split())
+
+
+def test_every_command_is_in_the_parser() -> None:
+    assert sorted(COMMANDS) == sorted(_commands())
+
+
+@pytest.mark.parametrize("flag", ["--version", "-v"])
+def test_version_imports_no_parser(flag: str) -> None:
+    modules = _imported_after([flag])
+    assert "argparse" not in modules and "regauth._cli_extra" not in modules
+    assert not {"json", "typing", "re", "shutil"} & modules
+
+
+def test_login_help_imports_little() -> None:
+    modules = _imported_after(["login", "--help"])
+    assert "argparse" in modules
+    heavy = {"json", "typing", "shutil", "dataclasses", "pathlib", "subprocess", "regauth._api"}
+    assert not heavy & modules
+
+
+def test_version_output() -> None:
+    for argv in (["--version"], ["-v"], ["-D", "--version"], ["--version", "list"]):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            from regauth.cli import main
+
+            assert main(argv) == 0
+        assert out.getvalue() == "regauth version 0.1.0\n"
+
+
+def _outcome(parser: object, argv: list[str]) -> tuple[str, str]:
+    """(namespace or error or help text) of parsing ``argv``."""
+    import argparse
+
+    assert isinstance(parser, argparse.ArgumentParser)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            result = repr(sorted(vars(parser.parse_args(argv)).items()))
+    except UsageError as exc:
+        result = f"usage error: {exc}"
+    except SystemExit as exc:
+        result = f"exit {exc.code}"
+    return result, out.getvalue()
+
+
+ARGVS = [
+    [],
+    ["--help"],
+    ["bogus"],
+    ["--bogus"],
+    ["--conf", "/x", "logout", "h.example"],
+    ["--config=/x", "-D", "list", "--format", "json"],
+    ["login", "-u", "me", "--password-stdin", "--tls-verify", "--scope", "a", "--scope", "b", "r.io"],
+    ["login", "--tls-verify=maybe"],
+    ["login", "--timeout", "x"],
+    ["login", "a", "b"],
+    ["logout", "--all"],
+    ["helper", "nope"],
+    ["helper", "pass", "get"],
+    ["status", "--format", "xml"],
+    ["get"],
+    ["export", "kubernetes", "n", "-n", "ns", "a.io", "b.io"],
+    ["completion", "tcsh"],
+    ["token", "r.io", "--format", "json", "--anonymous"],
+    ["migrate"],
+    ["--", "login"],
+    ["login", "--", "--x"],
+] + [[name, "--help"] for name in COMMANDS] + [[name, "--no-such-flag"] for name in COMMANDS]
+
+
+@pytest.mark.parametrize("argv", ARGVS, ids=" ".join)
+@pytest.mark.parametrize("columns", ["100", "47"])
+def test_lazy_parser_is_the_whole_parser(
+    argv: list[str], columns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    assert _outcome(_build_parser(lazy=True), argv) == _outcome(_build_parser(), argv)
+
+
+def test_lazy_parser_builds_only_what_argv_names() -> None:
+    import argparse
+
+    parser = _build_parser(lazy=True)
+    parser.parse_args(["logout", "x.io"])
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    built = [name for name, p in sub.choices.items() if p is not None]
+    assert built == ["logout"]
+    assert list(sub.choices) == COMMANDS  # the order of the choices did not change
+
+
+@pytest.mark.parametrize("value", [None, "120", "7", "0", "-3", "wide"])
+def test_terminal_columns_as_shutil(value: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if value is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", value)
+    monkeypatch.setenv("LINES", "40")  # shutil asks the terminal when LINES is unset: same answer
+    assert _cli_extra._terminal_columns() == shutil.get_terminal_size().columns
+    monkeypatch.delenv("LINES")
+    assert _cli_extra._terminal_columns() == shutil.get_terminal_size().columns
+
+
+def test_help_width_follows_columns() -> None:
+    env = {**os.environ, "COLUMNS": "50"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "regauth", "login", "--help"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 48
