@@ -498,6 +498,10 @@ class Connection:
         self.timeout = timeout
         self._serial = 0
         self._buf = bytearray()
+        self._out = bytearray()
+        self._auth_pending = False
+        self._waiting: set[int] = set()
+        self._stash: dict[int, Message] = {}
         self._sock: Any = None
         sockmod = _socket_module()
         targets = parse_address(session_bus_address() if address is None else address)
@@ -524,19 +528,24 @@ class Connection:
             raise
 
     def _authenticate(self) -> None:
-        deadline = time.monotonic() + self.timeout
+        # Pipelined, as sd-bus does: AUTH, BEGIN and Hello wait in the output buffer and leave with
+        # the first calls in one write; the server's OK line is checked before the first reply.
         uid = str(os.getuid()).encode("ascii").hex()  # type: ignore[attr-defined,unused-ignore]
-        self._send(b"\0AUTH EXTERNAL " + uid.encode("ascii") + b"\r\n")
+        self._out += b"\0AUTH EXTERNAL " + uid.encode("ascii") + b"\r\nBEGIN\r\n"
+        self._auth_pending = True
+        hello = self._message(BUS_PATH, "Hello", BUS_NAME, BUS_NAME, "", ())
+        self._waiting.discard(hello)  # its reply (our unique name) is dropped
+
+    def _check_auth(self, deadline: float) -> None:
         while b"\r\n" not in self._buf:
             self._recv(deadline)
         line, _, rest = bytes(self._buf).partition(b"\r\n")
         self._buf = bytearray(rest)
+        self._auth_pending = False
         if not line.startswith(b"OK "):
-            self._send(b"CANCEL\r\n")
+            self.close()
             text = line.decode("ascii", "replace")
             raise DBusConnectError(f"the bus refused authentication: {text}")
-        # BEGIN and Hello in one write; the reply to Hello is read (and dropped) with the next reply.
-        self._send(b"BEGIN\r\n" + self._message(BUS_PATH, "Hello", BUS_NAME, BUS_NAME, "", ()))
 
     def _message(
         self,
@@ -546,19 +555,28 @@ class Connection:
         destination: str | None,
         sig: str,
         body: Sequence[Any],
-    ) -> bytes:
+    ) -> int:
         self._serial += 1
-        return method_call(
+        self._out += method_call(
             self._serial, path, member, interface=interface, destination=destination, signature=sig, body=body
         )
+        self._waiting.add(self._serial)
+        return self._serial
 
-    def _send(self, data: bytes) -> None:
+    def _flush(self) -> None:
+        if not self._out:
+            return
+        if self._sock is None:
+            raise DBusConnectError("the connection is closed")
+        data, self._out = bytes(self._out), bytearray()
         try:
             self._sock.sendall(data)
         except OSError as exc:
             raise DBusConnectError(f"lost the bus connection: {exc}") from None
 
     def _recv(self, deadline: float) -> None:
+        if self._sock is None:
+            raise DBusConnectError("the connection is closed")
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("no reply in time")
@@ -574,6 +592,8 @@ class Connection:
         self._buf += chunk
 
     def _read_message(self, deadline: float) -> Message:
+        if self._auth_pending:
+            self._check_auth(deadline)
         while len(self._buf) < 16:
             self._recv(deadline)
         total = _frame_length(self._buf)
@@ -592,26 +612,41 @@ class Connection:
         signature: str = "",
         body: Sequence[Any] = (),
     ) -> int:
-        """Send a method call without waiting; returns its serial (for :meth:`reply`)."""
-        data = self._message(path, member, interface, destination, signature, body)
-        self._send(data)
-        return self._serial
+        """Queue a method call; returns its serial (for :meth:`reply`).
+
+        Queued calls leave in one write when a reply is awaited (or at :meth:`flush`).
+        """
+        return self._message(path, member, interface, destination, signature, body)
+
+    def flush(self) -> None:
+        """Send every queued call now."""
+        self._flush()
 
     def reply(self, serial: int) -> tuple[Any, ...]:
         """Wait for the reply to call ``serial``: its body, or DBusError for an error reply.
 
-        Other messages (signals, replies to calls nobody waits for) are dropped.  TimeoutError
-        after ``timeout`` seconds.
+        Replies may be collected in any order: a reply to another queued call is kept for its own
+        ``reply``; other messages (signals, the reply to Hello) are dropped.  TimeoutError after
+        ``timeout`` seconds.
         """
+        if serial not in self._waiting:
+            raise ValueError(f"no call with serial {serial} is waiting for its reply")
+        self._flush()
         deadline = time.monotonic() + self.timeout
-        while True:
-            msg = self._read_message(deadline)
-            if msg.type not in (METHOD_RETURN, ERROR) or msg.reply_serial != serial:
+        msg = self._stash.pop(serial, None)
+        while msg is None:
+            got = self._read_message(deadline)
+            if got.type not in (METHOD_RETURN, ERROR) or got.reply_serial not in self._waiting:
                 continue
-            if msg.type == ERROR:
-                text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
-                raise DBusError(msg.error_name or "", text)
-            return msg.body
+            if got.reply_serial == serial:
+                msg = got
+            else:
+                self._stash[int(got.reply_serial)] = got
+        self._waiting.discard(serial)
+        if msg.type == ERROR:
+            text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
+            raise DBusError(msg.error_name or "", text)
+        return msg.body
 
     def call(
         self,
