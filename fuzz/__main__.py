@@ -48,8 +48,10 @@ def _hypothesis(seconds: float, examples: int) -> tuple[int, list[str]]:
             if time.monotonic() >= deadline:
                 break
         rounds += 1
-    print(f"hypothesis: {rounds} rounds x {len(properties)} properties x up to {examples} examples, "
-          f"{props.COUNT['inputs']} inputs, {len(failures)} failures")
+    print(
+        f"hypothesis: {rounds} rounds x {len(properties)} properties x up to {examples} examples, "
+        f"{props.COUNT['inputs']} inputs, {len(failures)} failures"
+    )
     return rounds, failures
 
 
@@ -78,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print("atheris is not installed (pip install atheris): atheris harnesses skipped")
         core = ROOT / "fuzz" / "fuzz_core.py"
         if core.exists():
-            done = subprocess.run([sys.executable, str(core), "-atheris_runs=20000"], cwd=ROOT, check=False)
-            if done.returncode != 0:
-                failures.append(f"fuzz_core fallback: exit {done.returncode}")
+            fallback = subprocess.run([sys.executable, str(core), "-atheris_runs=20000"], cwd=ROOT)
+            if fallback.returncode != 0:
+                failures.append(f"fuzz_core fallback: exit {fallback.returncode}")
     else:
         artifacts = Path(tempfile.mkdtemp(prefix="regauth-fuzz-artifacts-"))
         jobs = _atheris_jobs(0, artifacts)
@@ -92,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             summary = [line for line in done.stderr.splitlines() if line.startswith(("Done ", "#"))]
             print("  " + (summary[-1] if summary else "(no libFuzzer summary)"))
             if done.returncode != 0:
-                failures.append(f"{name}: exit {done.returncode}; artifacts in {artifacts}\n"
-                                + "\n".join(done.stderr.splitlines()[-25:]))
+                failures.append(
+                    f"{name}: exit {done.returncode}; artifacts in {artifacts}\n"
+                    + "\n".join(done.stderr.splitlines()[-25:])
+                )
     for failure in failures:
         print(f"FOUND: {failure}", file=sys.stderr)
     print("fuzz: " + ("no failures" if not failures else f"{len(failures)} failure(s)"))

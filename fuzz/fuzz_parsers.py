@@ -7,6 +7,7 @@ atheris the module still imports (the harness functions are plain functions) and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -23,10 +24,8 @@ def fuzz_helper_output(data: bytes) -> None:
     from regauth._helperproto import decode_creds, decode_list
 
     for decode in (decode_creds, decode_list):
-        try:
+        with contextlib.suppress(ValueError):
             decode(data)
-        except ValueError:
-            pass
 
 
 def fuzz_config_load(data: bytes) -> None:
@@ -55,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m fuzz.fuzz_parsers NAME [libFuzzer flags]``: run one harness under atheris."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in HARNESSES:
-        print(f"usage: python -m fuzz.fuzz_parsers {{{','.join(HARNESSES)}}} [libFuzzer flags]", file=sys.stderr)
+        print(
+            f"usage: python -m fuzz.fuzz_parsers {{{','.join(HARNESSES)}}} [libFuzzer flags]", file=sys.stderr
+        )
         return 2
     try:
-        import atheris
+        import atheris  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         print("atheris is not installed (pip install atheris)", file=sys.stderr)
         return 3

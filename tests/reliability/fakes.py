@@ -45,16 +45,14 @@ class _Request(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         return None
 
     def _handle(self) -> None:
         fake = self.server.fake
         fake.seen.append(Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
-        try:
+        with contextlib.suppress(OSError):  # clients hang up on purpose (SSLError is an OSError)
             fake.handler(self, fake)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError, OSError):
-            pass
 
     do_GET = do_POST = do_HEAD = _handle
 
@@ -80,7 +78,9 @@ class _Server(ThreadingHTTPServer):
             try:  # a TLS ClientHello on plain HTTP: answer at once, as Go's server does
                 request.settimeout(10)
                 if request.recv(1, socket.MSG_PEEK) == b"\x16":
-                    request.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                    request.sendall(
+                        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+                    )
                     return
             except OSError:
                 return
@@ -169,7 +169,10 @@ def basic_registry(username: str, password: str) -> Handler:
                 req,
                 401,
                 b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-                [("WWW-Authenticate", 'Basic realm="fake"'), ("Docker-Distribution-API-Version", "registry/2.0")],
+                [
+                    ("WWW-Authenticate", 'Basic realm="fake"'),
+                    ("Docker-Distribution-API-Version", "registry/2.0"),
+                ],
             )
 
     return handle

@@ -53,7 +53,9 @@ class Outcome:
     leftovers: tuple[str, ...]
 
 
-def _one(case: BrokenCase, command: list[str], stdin: str, env: dict[str, str], base: Path, label: str) -> Outcome:
+def _one(
+    case: BrokenCase, command: list[str], stdin: str, env: dict[str, str], base: Path, label: str
+) -> Outcome:
     directory = base / f"{case.name}-{label}"
     directory.mkdir()
     path = directory / "config.json"
@@ -119,7 +121,9 @@ def _problems(outcome: Outcome, case: BrokenCase) -> list[str]:
     return found
 
 
-def test_regauth_refuses_every_broken_file(isolated_env: object, tmp_path: Path, registry: FakeServer) -> None:
+def test_regauth_refuses_every_broken_file(
+    isolated_env: object, tmp_path: Path, registry: FakeServer
+) -> None:
     """docker-behaviour.md §3, observed.md §8: one line naming file and problem, exit 1, file untouched."""
     _need_privilege_drop()
     env = dict(os.environ, PATH=venv_path())
@@ -127,10 +131,16 @@ def test_regauth_refuses_every_broken_file(isolated_env: object, tmp_path: Path,
     by_name = {c.name: c for c in CASES}
     failures = {f"{o.case}/{o.command}": p for o in outcomes if (p := _problems(o, by_name[o.case]))}
     failures.pop(KNOWN_TWO_LINES, None)  # test_missing_helper_logout_one_line (xfail) shows it
-    record("broken files", "regauth", tests=len(outcomes), faults=len(outcomes),
-           corrupted=sum(not o.unchanged for o in outcomes),
-           secrets=sum(any(s in o.out + o.err for s in (*by_name[o.case].secrets, PASSWORD)) for o in outcomes),
-           false_ok=sum(o.code == 0 for o in outcomes), note=f"{len(CASES)} cases x login, logout")
+    record(
+        "broken files",
+        "regauth",
+        tests=len(outcomes),
+        faults=len(outcomes),
+        corrupted=sum(not o.unchanged for o in outcomes),
+        secrets=sum(any(s in o.out + o.err for s in (*by_name[o.case].secrets, PASSWORD)) for o in outcomes),
+        false_ok=sum(o.code == 0 for o in outcomes),
+        note=f"{len(CASES)} cases x login, logout",
+    )
     assert failures == {}
 
 
@@ -161,6 +171,16 @@ def test_docker_on_every_broken_file(
     false_ok = [f"{o.case}/{o.command}" for o in outcomes if o.code == 0]
     hung = [f"{o.case}/{o.command}" for o in outcomes if o.code == -9]
     print(f"\nDocker hung on {hung}")
-    record("broken files", "docker", tests=len(outcomes), faults=len(outcomes), corrupted=len(changed),
-           false_ok=len(false_ok), note="rewritten: " + ", ".join(changed) + "; hung: " + ", ".join(hung))
+    by_name = {c.name: c for c in CASES}
+    lost = sum(1 for o in outcomes if not o.unchanged and by_name[o.case].secrets)  # held credentials
+    record(
+        "broken files",
+        "docker",
+        tests=len(outcomes),
+        faults=len(outcomes),
+        corrupted=len(changed),
+        lost=lost,
+        false_ok=len(false_ok),
+        note="rewritten: " + ", ".join(changed) + "; hung: " + ", ".join(hung),
+    )
     print(f"\nDocker rewrote {len(changed)}: {changed}\nDocker exit 0 on {len(false_ok)}: {false_ok}")

@@ -104,7 +104,7 @@ def _kill_loop(
             tally.stray_temps = max(tally.stray_temps, len(temps))
         if index % 10 == 9:  # the next unkilled run is never blocked by what the kills left
             path.write_bytes(old)
-            code, took = _run(argv, stdin, env, timeout=max(30.0, duration * 20))
+            code, _took = _run(argv, stdin, env, timeout=max(30.0, duration * 20))
             if code != 0 or path.read_bytes() != new:
                 with tally.lock:
                     tally.blocked += 1
@@ -120,8 +120,11 @@ def _campaign(argvs: list[tuple[list[str], str]], env: dict[str, str], base: Pat
             directory.mkdir()
             wenv = dict(env, DOCKER_CONFIG=str(directory))
             share = runs // (2 * len(argvs))
-            threads.append(threading.Thread(target=_kill_loop, args=(argv, stdin, wenv, directory, share,
-                                                                     1000 * worker + job, tally)))
+            threads.append(
+                threading.Thread(
+                    target=_kill_loop, args=(argv, stdin, wenv, directory, share, 1000 * worker + job, tally)
+                )
+            )
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -135,13 +138,25 @@ def test_regauth_sigkill_mid_save(isolated_env: object, tmp_path: Path, registry
     runs = budget(100, 1000)
     exe = regauth_exe()
     tally = _campaign(
-        [([exe, "logout", VICTIM], ""), ([exe, "login", registry.host, "-u", USER, "--password-stdin"], PASSWORD)],
+        [
+            ([exe, "logout", VICTIM], ""),
+            ([exe, "login", registry.host, "-u", USER, "--password-stdin"], PASSWORD),
+        ],
         env, tmp_path, runs,
     )  # fmt: skip
-    record("crashes", "regauth", tests=tally.kills, faults=tally.kills, lost=tally.blocked,
-           corrupted=tally.torn, note=f"old {tally.old}, new {tally.new}, max stray temps {tally.stray_temps}")
-    print(f"\nregauth kills: {tally.kills}: old {tally.old}, new {tally.new}, torn {tally.torn}, "
-          f"blocked {tally.blocked}")
+    record(
+        "crashes",
+        "regauth",
+        tests=tally.kills,
+        faults=tally.kills,
+        lost=tally.blocked,
+        corrupted=tally.torn,
+        note=f"old {tally.old}, new {tally.new}, max stray temps {tally.stray_temps}",
+    )
+    print(
+        f"\nregauth kills: {tally.kills}: old {tally.old}, new {tally.new}, torn {tally.torn}, "
+        f"blocked {tally.blocked}"
+    )
     assert tally.problems == []
     assert tally.kills >= runs - 4
     assert tally.old > 0, "no kill landed before the save"
@@ -159,7 +174,16 @@ def test_docker_sigkill_mid_save(
          ([docker, "login", registry.host, "-u", USER, "--password-stdin"], PASSWORD)],
         env, tmp_path, runs,
     )  # fmt: skip
-    record("crashes", "docker", tests=tally.kills, faults=tally.kills, lost=tally.blocked,
-           corrupted=tally.torn, note=f"old {tally.old}, new {tally.new}, max stray temps {tally.stray_temps}")
-    print(f"\ndocker kills: {tally.kills}: old {tally.old}, new {tally.new}, torn {tally.torn}, "
-          f"blocked {tally.blocked}")
+    record(
+        "crashes",
+        "docker",
+        tests=tally.kills,
+        faults=tally.kills,
+        lost=tally.blocked,
+        corrupted=tally.torn,
+        note=f"old {tally.old}, new {tally.new}, max stray temps {tally.stray_temps}",
+    )
+    print(
+        f"\ndocker kills: {tally.kills}: old {tally.old}, new {tally.new}, torn {tally.torn}, "
+        f"blocked {tally.blocked}"
+    )

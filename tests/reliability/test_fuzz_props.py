@@ -8,6 +8,7 @@ and tests/test_token.py; they are not repeated here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -29,7 +30,11 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list
 COUNT = {"inputs": 0}
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=20,
 )
@@ -38,12 +43,14 @@ _docish = st.fixed_dictionaries(
     optional={
         "auths": st.dictionaries(
             st.text(max_size=20),
-            st.fixed_dictionaries({}, optional={"auth": st.text(max_size=30) | _json, "identitytoken": _json}) | _json,
+            st.fixed_dictionaries({}, optional={"auth": st.text(max_size=30) | _json, "identitytoken": _json})
+            | _json,
             max_size=3,
         )
         | _json,
         "credsStore": st.text(max_size=10) | _json,
-        "credHelpers": st.dictionaries(st.text(max_size=10), st.text(max_size=10) | _json, max_size=3) | _json,
+        "credHelpers": st.dictionaries(st.text(max_size=10), st.text(max_size=10) | _json, max_size=3)
+        | _json,
         "other": _json,
     },
 )
@@ -53,10 +60,8 @@ def _helper_output(data: bytes) -> None:
     """Both decoders on ``data``: a result, or ValueError (UnicodeDecodeError is one)."""
     COUNT["inputs"] += 1
     for decode in (decode_creds, decode_list):
-        try:
+        with contextlib.suppress(ValueError):
             decode(data)
-        except ValueError:
-            pass
 
 
 def _config_bytes(data: bytes, directory: Path) -> None:
@@ -113,7 +118,11 @@ def test_helper_store_get_on_garbage(data: bytes) -> None:
     """HelperStore.get on any helper output: credentials, None or HelperError (exit 0 and exit 1)."""
     COUNT["inputs"] += 1
     for code in (0, 1):
-        store = HelperStore("fuzz", runner=lambda argv, stdin, timeout, c=code: (c, data))
+
+        def runner(argv: list[str], stdin: bytes, timeout: float, c: int = code) -> tuple[int, bytes]:
+            return c, data
+
+        store = HelperStore("fuzz", runner=runner)
         try:
             store.get("h.example")
         except HelperError as exc:

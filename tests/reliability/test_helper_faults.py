@@ -73,12 +73,19 @@ CASES = {
 @pytest.mark.parametrize("command", ["login", "logout"])
 @pytest.mark.parametrize("helper", [*CASES, "fakegarbage"])
 def test_faulty_helper(
-    helper: str, command: str, helper_path: str, isolated_env: object, docker_config_dir: Path,
-    tmp_path: Path, registry: FakeServer,
+    helper: str,
+    command: str,
+    helper_path: str,
+    isolated_env: object,
+    docker_config_dir: Path,
+    tmp_path: Path,
+    registry: FakeServer,
 ) -> None:
     """One line, exit 1, no traceback, no secret, file unchanged, the hung helper's process group killed."""
     pidfile = tmp_path / "pid"
-    env = dict(os.environ, PATH=helper_path, REGAUTH_HELPER_TIMEOUT=str(HELPER_TIMEOUT), FAKE_PIDFILE=str(pidfile))
+    env = dict(
+        os.environ, PATH=helper_path, REGAUTH_HELPER_TIMEOUT=str(HELPER_TIMEOUT), FAKE_PIDFILE=str(pidfile)
+    )
     config = docker_config_dir / "config.json"
     config.write_text(json.dumps({"auths": {registry.host: {}}, "credsStore": helper}))
     before = config.read_bytes()
@@ -89,9 +96,15 @@ def test_faulty_helper(
     done = subprocess.run(argv, input=SECRET, capture_output=True, text=True, env=env, timeout=60)
     took = time.monotonic() - start
     output = done.stdout + done.stderr
-    record("helper faults", "regauth", faults=1, secrets=output.count(SECRET),
-           corrupted=int(config.read_bytes() != before), false_ok=int(done.returncode == 0 and helper != "fakegarbage"),
-           note=f"{helper}/{command}")
+    record(
+        "helper faults",
+        "regauth",
+        faults=1,
+        secrets=output.count(SECRET),
+        corrupted=int(config.read_bytes() != before),
+        false_ok=int(done.returncode == 0 and helper != "fakegarbage"),
+        note=f"{helper}/{command}",
+    )
     assert SECRET not in output
     assert "Traceback" not in output, output
     if helper == "fakegarbage" and command == "login":
@@ -113,7 +126,10 @@ def test_faulty_helper(
 
 
 def test_broken_cred_helper_entry_is_isolated(
-    helper_path: str, isolated_env: object, docker_config_dir: Path, registry: FakeServer,
+    helper_path: str,
+    isolated_env: object,
+    docker_config_dir: Path,
+    registry: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """credHelpers: a crashing and a missing helper for other hosts never break this registry."""
@@ -125,7 +141,8 @@ def test_broken_cred_helper_entry_is_isolated(
                         "hang.example": "fakehang"},
     }))  # fmt: skip
     env = dict(os.environ)
-    login = subprocess.run([regauth_exe(), "login", registry.host, "-u", USER, "--password-stdin"], input=SECRET,
+    argv = [regauth_exe(), "login", registry.host, "-u", USER, "--password-stdin"]
+    login = subprocess.run(argv, input=SECRET,
                            capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
     assert login.returncode == 0, login.stderr
     got = get_credentials(registry.host, config=str(docker_config_dir))

@@ -134,25 +134,32 @@ def _make(name: str, tls: Any) -> tuple[Scenario, int, str]:
         return Scenario(reg, [token]), 0, ""
     if name == "redirect_to_other_host":
         other = FakeServer(lambda r, f: reply(r, 401, b"{}", _challenge('Basic realm="other"')))
-        reg = FakeServer(_basic_then(lambda r, f: reply(r, 307, b"", [("Location", f"http://localhost:{other.port}/v2/")])))
+        reg = FakeServer(
+            _basic_then(lambda r, f: reply(r, 307, b"", [("Location", f"http://localhost:{other.port}/v2/")]))
+        )
         return Scenario(reg, [other]), 1, ""
     if name == "token_redirect_to_other_host":
         other = FakeServer(_token_server(b'{"token": "tok-123"}'))
-        token = FakeServer(lambda r, f: reply(r, 302, b"", [("Location", f"http://localhost:{other.port}/t")]))
+        token = FakeServer(
+            lambda r, f: reply(r, 302, b"", [("Location", f"http://localhost:{other.port}/t")])
+        )
         reg = FakeServer(_bearer_registry(lambda: f"{token.url}/token"))
         return Scenario(reg, [token, other]), 0, ""
     if name == "redirect_loop":
+
         def loop(req: Any, fake: FakeServer) -> None:
             target = "/v2/a" if req.path == "/v2/" else "/v2/"
             reply(req, 302, b"", [("Location", target)])
 
         return Scenario(FakeServer(_basic_then(loop))), 1, "redirect"
     if name == "redirect_chain_endless":
+
         def chain(req: Any, fake: FakeServer) -> None:
             reply(req, 302, b"", [("Location", f"/v2/{len(fake.seen)}")])
 
         return Scenario(FakeServer(chain)), 1, "redirect"
     if name == "trickle_body":
+
         def body(req: Any, fake: FakeServer) -> None:
             req.send_response(200)
             req.send_header("Content-Length", "100000")
@@ -161,6 +168,7 @@ def _make(name: str, tls: Any) -> tuple[Scenario, int, str]:
 
         return Scenario(FakeServer(_basic_then(body))), 1, "127.0.0.1"
     if name == "trickle_headers":
+
         def heads(req: Any, fake: FakeServer) -> None:
             _trickle(req, b"HTTP/1.0 401 Unauthorized\r\n" + b"X-Slow: " + b"a" * 10000 + b"\r\n\r\n")
 
@@ -181,18 +189,42 @@ def _make(name: str, tls: Any) -> tuple[Scenario, int, str]:
         token = FakeServer(_token_server(b"<html>oops</html>", 500))
         return Scenario(FakeServer(_bearer_registry(lambda: f"{token.url}/token")), [token]), 1, "500"
     if name == "token_echoes_password":
+
         def echo(req: Any, fake: FakeServer) -> None:
-            body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": f"bad {PASSWORD} {SECRETS[1]}",
-                                           "detail": req.headers.get("Authorization", "")}],
-                               "details": PASSWORD})
+            body = json.dumps(
+                {
+                    "errors": [
+                        {
+                            "code": "UNAUTHORIZED",
+                            "message": f"bad {PASSWORD} {SECRETS[1]}",
+                            "detail": req.headers.get("Authorization", ""),
+                        }
+                    ],
+                    "details": PASSWORD,
+                }
+            )
             reply(req, 401, body.encode(), [("WWW-Authenticate", f'Bearer error="{PASSWORD}"')])
 
         token = FakeServer(echo)
-        return Scenario(FakeServer(_bearer_registry(lambda: f"{token.url}/token")), [token]), 1, "unauthorized"
+        return (
+            Scenario(FakeServer(_bearer_registry(lambda: f"{token.url}/token")), [token]),
+            1,
+            "unauthorized",
+        )
     if name == "registry_echoes_password":
+
         def echo_reg(req: Any, fake: FakeServer) -> None:
-            body = json.dumps({"errors": [{"code": "DENIED", "message": f"nope {PASSWORD}",
-                                           "detail": req.headers.get("Authorization", "")}]})
+            body = json.dumps(
+                {
+                    "errors": [
+                        {
+                            "code": "DENIED",
+                            "message": f"nope {PASSWORD}",
+                            "detail": req.headers.get("Authorization", ""),
+                        }
+                    ]
+                }
+            )
             reply(req, 403, body.encode())
 
         return Scenario(FakeServer(_basic_then(echo_reg))), 1, "denied"
@@ -203,6 +235,7 @@ def _make(name: str, tls: Any) -> tuple[Scenario, int, str]:
     if name == "ping_404":
         return Scenario(FakeServer(lambda r, f: reply(r, 404, b""))), 1, "404"
     if name == "close_without_answer":
+
         def hang_up(req: Any, fake: FakeServer) -> None:
             req.wfile.flush()
             req.close_connection = True
@@ -233,20 +266,38 @@ def scenario(request: pytest.FixtureRequest, tls: Any) -> Iterator[tuple[Scenari
 
 @pytest.mark.parametrize("scenario", SCENARIOS, indirect=True)
 def test_hostile_server(
-    scenario: tuple[Scenario, int, str], isolated_env: object, docker_config_dir: Path, request: pytest.FixtureRequest
+    scenario: tuple[Scenario, int, str],
+    isolated_env: object,
+    docker_config_dir: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     """One clear line, the expected exit, no traceback, no secret, bounded time, nothing forwarded."""
     servers, expected, fragment = scenario
     name = request.node.callspec.id
     env = dict(os.environ, PATH=venv_path())
-    argv = [regauth_exe(), "login", servers.registry.host, "-u", USER, "--password-stdin", "--timeout", str(TIMEOUT)]
+    argv = [
+        regauth_exe(),
+        "login",
+        servers.registry.host,
+        "-u",
+        USER,
+        "--password-stdin",
+        "--timeout",
+        str(TIMEOUT),
+    ]
     start = time.monotonic()
     proc = subprocess.run(argv, input=PASSWORD, capture_output=True, text=True, env=env, timeout=120)
     took = time.monotonic() - start
     output = proc.stdout + proc.stderr
     leaked = sum(output.count(s) for s in SECRETS)
-    record("hostile servers", "regauth", faults=1, secrets=leaked,
-           false_ok=int(expected != 0 and proc.returncode == 0), note=name)
+    record(
+        "hostile servers",
+        "regauth",
+        faults=1,
+        secrets=leaked,
+        false_ok=int(expected != 0 and proc.returncode == 0),
+        note=name,
+    )
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert leaked == 0, output
     assert "Traceback" not in output, output
@@ -274,7 +325,8 @@ def test_no_urllib3_warning(tls: Any, isolated_env: object) -> None:
     try:
         proc = subprocess.run(
             [regauth_exe(), "login", reg.host, "-u", USER, "--password-stdin", "--timeout", str(TIMEOUT)],
-            input=PASSWORD, capture_output=True, text=True, env=dict(os.environ, PATH=venv_path()), timeout=60,
+            input=PASSWORD, capture_output=True, text=True, timeout=60,
+            env=dict(os.environ, PATH=venv_path()),
         )  # fmt: skip
     finally:
         reg.stop()

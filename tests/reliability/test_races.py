@@ -52,14 +52,18 @@ def _seed(path: Path, old: list[str], extra: dict[str, Any]) -> None:
 
 def _commands(exe: list[str], servers: list[FakeServer], old: list[str]) -> list[tuple[list[str], str]]:
     cmds: list[tuple[list[str], str]] = []
-    for server, key in zip(servers, old):
+    for server, key in zip(servers, old, strict=True):
         cmds.append(([*exe, "login", server.host, "-u", USER, "--password-stdin"], PASSWORD))
         cmds.append(([*exe, "logout", key], ""))
     return cmds
 
 
 def _race_round(
-    exe: list[str], env: dict[str, str], config: Path, servers: list[FakeServer], round_: int,
+    exe: list[str],
+    env: dict[str, str],
+    config: Path,
+    servers: list[FakeServer],
+    round_: int,
     extra: dict[str, Any] | None = None,
 ) -> tuple[int, int, int, list[str]]:
     """One round; returns (lost, unparseable, failed processes, problems)."""
@@ -71,7 +75,9 @@ def _race_round(
         results = run_all(_commands(exe, servers, old), env)
     raw = path.read_bytes()
     unparseable = sampler.unparseable + (0 if try_parse(raw) else 1)
-    problems = [f"exit {r.code}: {' '.join(r.argv[1:3])}: {r.err.strip()[-300:]}" for r in results if r.code != 0]
+    problems = [
+        f"exit {r.code}: {' '.join(r.argv[1:3])}: {r.err.strip()[-300:]}" for r in results if r.code != 0
+    ]
     lost = half * 2
     if try_parse(raw):
         auths = json.loads(raw).get("auths", {})
@@ -88,14 +94,23 @@ def test_regauth_64_concurrent_logins_and_logouts(
     half = registries[: PROCESSES // 2]
     totals = [0, 0, 0]
     for round_ in range(rounds):
-        lost, unparseable, failed, problems = _race_round([regauth_exe()], env, docker_config_dir, half, round_)
+        lost, unparseable, failed, problems = _race_round(
+            [regauth_exe()], env, docker_config_dir, half, round_
+        )
         assert failed == 0, problems[:3]
         totals[0] += lost
         totals[1] += unparseable
         cfg = json.loads((docker_config_dir / "config.json").read_text())
         assert cfg["unknownTopLevel"] == {"keep": True}
-    record("races", "regauth", tests=rounds, faults=rounds * PROCESSES, lost=totals[0], corrupted=totals[1],
-           note=f"{rounds} rounds x {PROCESSES} processes, file store")
+    record(
+        "races",
+        "regauth",
+        tests=rounds,
+        faults=rounds * PROCESSES,
+        lost=totals[0],
+        corrupted=totals[1],
+        note=f"{rounds} rounds x {PROCESSES} processes, file store",
+    )
     assert totals[:2] == [0, 0]
 
 
@@ -112,8 +127,15 @@ def test_docker_64_concurrent_logins_and_logouts(
         lost, unparseable, _failed, _ = _race_round([docker], env, docker_config_dir, half, round_)
         totals[0] += lost
         totals[1] += unparseable
-    record("races", "docker", tests=rounds, faults=rounds * PROCESSES, lost=totals[0], corrupted=totals[1],
-           note=f"{rounds} rounds x {PROCESSES} processes, file store")
+    record(
+        "races",
+        "docker",
+        tests=rounds,
+        faults=rounds * PROCESSES,
+        lost=totals[0],
+        corrupted=totals[1],
+        note=f"{rounds} rounds x {PROCESSES} processes, file store",
+    )
     print(f"\nDocker: {totals[0]} of {rounds * PROCESSES} updates lost, {totals[1]} unparseable reads")
 
 
@@ -140,7 +162,9 @@ def _helper_round(
         results = run_all(_commands(exe, servers, old), env)
     raw = path.read_bytes()
     unparseable = sampler.unparseable + (0 if try_parse(raw) else 1)
-    problems = [f"exit {r.code}: {' '.join(r.argv[1:3])}: {r.err.strip()[-300:]}" for r in results if r.code != 0]
+    problems = [
+        f"exit {r.code}: {' '.join(r.argv[1:3])}: {r.err.strip()[-300:]}" for r in results if r.code != 0
+    ]
     in_helper = _helper_keys(helper, env)
     auths = json.loads(raw).get("auths", {}) if try_parse(raw) else {}
     lost = sum(1 for s in servers if s.host not in auths or s.host not in in_helper)
@@ -171,13 +195,23 @@ def test_regauth_concurrent_through_pass_helper(
         assert problems == []
         lost_total += lost
         unparseable_total += unparseable
-    record("races", "regauth", tests=rounds, faults=rounds * HELPER_PROCESSES, lost=lost_total,
-           corrupted=unparseable_total, note=f"{rounds} rounds x {HELPER_PROCESSES} processes, credsStore=pass")
+    record(
+        "races",
+        "regauth",
+        tests=rounds,
+        faults=rounds * HELPER_PROCESSES,
+        lost=lost_total,
+        corrupted=unparseable_total,
+        note=f"{rounds} rounds x {HELPER_PROCESSES} processes, credsStore=pass",
+    )
     assert (lost_total, unparseable_total) == (0, 0)
 
 
 def test_docker_concurrent_through_pass_helper(
-    pass_process_env: dict[str, str], docker_config_dir: Path, registries: list[FakeServer], docker_only_path: str
+    pass_process_env: dict[str, str],
+    docker_config_dir: Path,
+    registries: list[FakeServer],
+    docker_only_path: str,
 ) -> None:
     """The same with Docker CLI 28 and the Go pass helper: recorded, not asserted."""
     require(shutil.which("docker-credential-pass") is not None, "golang-docker-credential-helpers missing")
@@ -191,6 +225,13 @@ def test_docker_concurrent_through_pass_helper(
         lost, unparseable, _ = _helper_round([docker], "pass", env, docker_config_dir, servers, round_)
         lost_total += lost
         unparseable_total += unparseable
-    record("races", "docker", tests=rounds, faults=rounds * HELPER_PROCESSES, lost=lost_total,
-           corrupted=unparseable_total, note=f"{rounds} rounds x {HELPER_PROCESSES} processes, credsStore=pass")
+    record(
+        "races",
+        "docker",
+        tests=rounds,
+        faults=rounds * HELPER_PROCESSES,
+        lost=lost_total,
+        corrupted=unparseable_total,
+        note=f"{rounds} rounds x {HELPER_PROCESSES} processes, credsStore=pass",
+    )
     print(f"\nDocker + pass: {lost_total} of {rounds * HELPER_PROCESSES} updates lost")

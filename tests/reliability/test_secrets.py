@@ -90,7 +90,10 @@ def _leaks(text: str) -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc sampling is Linux-only")
 def test_no_secret_in_argv_environ_or_output(
-    isolated_env: object, docker_config_dir: Path, registry: FakeServer, pass_env: dict[str, str],  # noqa: F811
+    isolated_env: object,
+    docker_config_dir: Path,
+    registry: FakeServer,
+    pass_env: dict[str, str],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """login/logout (file store and credsStore=regauth-pass/pass) with --debug: the secret is nowhere."""
@@ -121,8 +124,14 @@ def test_no_secret_in_argv_environ_or_output(
             assert done.returncode == 1
             outputs.append(done.stdout + done.stderr)
     leaked = sum(_leaks(text) for text in outputs)
-    record("secrets", "regauth", tests=len(outputs), faults=sampler.samples, secrets=len(sampler.hits) + leaked,
-           note=f"{sampler.samples} /proc samples of {len(sampler.seen_pids)} processes")
+    record(
+        "secrets",
+        "regauth",
+        tests=len(outputs),
+        faults=len(outputs),
+        secrets=len(sampler.hits) + leaked,
+        note=f"{sampler.samples} /proc samples of {len(sampler.seen_pids)} processes",
+    )
     assert any("DEBUG" in text for text in outputs)
     assert sampler.samples > 100
     assert sampler.hits == set()
@@ -137,7 +146,9 @@ def test_reprs_and_messages_hide_secrets(tmp_path: Path) -> None:
     cfg = load(path)
     objects: list[object] = [
         Credentials(USER, SECRET, SECRET, SECRET, "h"),
-        HttpRequest("POST", f"https://h/token?password={SECRET}", (("Authorization", basic),), SECRET.encode()),
+        HttpRequest(
+            "POST", f"https://h/token?password={SECRET}", (("Authorization", basic),), SECRET.encode()
+        ),
         HttpResponse(401, f"https://h/v2/?x={SECRET}", (("Www-Authenticate", "Basic"),), SECRET.encode()),
         Token(SECRET, refresh_token=SECRET),
         LoginResult(SECRET, True, "bearer", "https://h"),
@@ -158,7 +169,7 @@ def test_modes_under_umask_000(isolated_env: object, tmp_path: Path, registry: F
     env = dict(os.environ, PATH=venv_path(), DOCKER_CONFIG=str(config_dir))
     done = subprocess.run(
         [regauth_exe(), "login", registry.host, "-u", USER, "--password-stdin"], input=SECRET,
-        capture_output=True, text=True, env=env, timeout=60, preexec_fn=lambda: os.umask(0),  # noqa: PLW1509
+        capture_output=True, text=True, env=env, timeout=60, preexec_fn=lambda: os.umask(0),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [config_dir, *config_dir.iterdir()]}
