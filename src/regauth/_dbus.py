@@ -502,6 +502,8 @@ class Connection:
         self._auth_pending = False
         self._waiting: set[int] = set()
         self._stash: dict[int, Message] = {}
+        self._hello = 0
+        self._unique_name = ""
         self._sock: Any = None
         sockmod = _socket_module()
         targets = parse_address(session_bus_address() if address is None else address)
@@ -533,8 +535,7 @@ class Connection:
         uid = str(os.getuid()).encode("ascii").hex()  # type: ignore[attr-defined,unused-ignore]
         self._out += b"\0AUTH EXTERNAL " + uid.encode("ascii") + b"\r\nBEGIN\r\n"
         self._auth_pending = True
-        hello = self._message(BUS_PATH, "Hello", BUS_NAME, BUS_NAME, "", ())
-        self._waiting.discard(hello)  # its reply (our unique name) is dropped
+        self._hello = self._message(BUS_PATH, "Hello", BUS_NAME, BUS_NAME, "", ())
 
     def _check_auth(self, deadline: float) -> None:
         while b"\r\n" not in self._buf:
@@ -626,7 +627,8 @@ class Connection:
         """Wait for the reply to call ``serial``: its body, or DBusError for an error reply.
 
         Replies may be collected in any order: a reply to another queued call is kept for its own
-        ``reply``; other messages (signals, the reply to Hello) are dropped.  TimeoutError after
+        ``reply`` (so is the reply to Hello, for :attr:`unique_name`); other messages (signals,
+        calls to us) are dropped.  TimeoutError after
         ``timeout`` seconds.
         """
         if serial not in self._waiting:
@@ -647,6 +649,18 @@ class Connection:
             text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
             raise DBusError(msg.error_name or "", text)
         return msg.body
+
+    @property
+    def unique_name(self) -> str:
+        """Our unique bus name (``:1.42``), from the reply to Hello."""
+        if not self._unique_name:
+            self._unique_name = str(self.reply(self._hello)[0])
+        return self._unique_name
+
+    def read_message(self) -> Message:
+        """The next incoming message, whatever it is (for messages sent to us, not replies)."""
+        self._flush()
+        return self._read_message(time.monotonic() + self.timeout)
 
     def call(
         self,
