@@ -15,6 +15,7 @@ from regauth._address import (
     is_loopback_literal,
     logout_keys,
     matches_key,
+    matching_keys,
     normalise,
     split_host_port,
 )
@@ -265,3 +266,47 @@ def test_matches_key_never_raises(stored: str, key: str) -> None:
     """Property: legacy lookup accepts anything a config file may hold."""
     assert isinstance(matches_key(stored, key), bool)
     assert isinstance(is_loopback_literal(stored), (bool, type(None)))
+
+
+# --------------------------------------------------------------------------- matching_keys (issue 6)
+
+_SPELLINGS = [
+    "",
+    "h.example",
+    "H.Example",
+    "h.example:5000",
+    "http://h.example",
+    "HTTPS://H.EXAMPLE/v2/",
+    "h.example/path",
+    "xh.example",
+    "h.example.",
+    "docker.io",
+    "Index.Docker.IO:443",
+    "https://index.docker.io/v1/",
+    "https://index.docker.io/v1",
+    "registry-1.docker.io/x",
+    "ftp://h.example",
+    "[::1]:5000",
+    "hé.example",
+    "HÉ.EXAMPLE",
+    "İ.example",
+    "ΣΑΣ.example",
+    "σας.example",
+]
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from(_SPELLINGS), st.text(max_size=30)), max_size=30),
+    st.sampled_from(["h.example", "h.example:5000", HUB_KEY, "hé.example", "σας.example", "[::1]:5000"]),
+)
+def test_matching_keys_is_matches_key_filter(stored: list[str], key: str) -> None:
+    """The fast scan logout uses over 10,000 entries selects exactly what matches_key selects."""
+    assert matching_keys(stored, key) == [s for s in stored if matches_key(s, key)]
+
+
+def test_matching_keys_examples() -> None:
+    assert matching_keys(_SPELLINGS, "h.example") == [
+        "h.example", "H.Example", "http://h.example", "HTTPS://H.EXAMPLE/v2/", "h.example/path",
+    ]  # fmt: skip
+    hub = matching_keys(_SPELLINGS, HUB_KEY)
+    assert "" in hub and "docker.io" in hub and "Index.Docker.IO:443" in hub and "h.example" not in hub

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regauth._config import (
     CONFIG_FILENAME,
@@ -492,3 +494,41 @@ def test_docker_rewrite_of_our_file_equals_ours(tmp_path: Path) -> None:
 
     # and we read Docker's rewrite back strictly, with the same content
     assert load(path).data == load(ours).data
+
+
+# --------------------------------------------------------------------------- dumps, fast path (issue 6)
+
+_GO = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def _oracle(data: object) -> str:
+    """Docker's format from the json module: tab indent, then Go's escapes and lone surrogates."""
+    text = json.dumps(data, indent="\t", ensure_ascii=False)
+    return "".join(
+        _GO.get(ch) or (f"\\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else ch) for ch in text
+    )
+
+
+_leaf = st.one_of(
+    st.text(), st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False)
+)
+_json = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(), inner, max_size=4)),
+    max_leaves=30,
+)
+
+
+@given(st.dictionaries(st.text(), _json, max_size=6))
+def test_dumps_equals_json_module_with_go_escapes(data: dict[str, object]) -> None:
+    """The fast writer (objects of strings in one go, escapes applied once) against an oracle."""
+    assert dumps(data) == _oracle(data)
+
+
+def test_dumps_big_auths_equals_oracle() -> None:
+    auths = {f"r{i}<&>.example": {"auth": encode_auth(f"u{i}", "p\u2028"), "x": i} for i in range(300)}
+    auths["plain"] = {"auth": encode_auth("a", "b")}
+    auths["empty"] = {}
+    auths["nested"] = {"auth": "x", "deep": {"k": ["v", {"w": None}]}}
+    data = {"auths": auths, "credHelpers": {"a": "b"}, "n": [1.5, -2]}
+    assert dumps(data) == _oracle(data)

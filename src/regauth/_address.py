@@ -23,6 +23,10 @@ import ipaddress
 
 from ._errors import UsageError
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the helpers' start-up should not pay for typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = [
     "HUB_ENDPOINT_HOST",
     "HUB_KEY",
@@ -32,6 +36,7 @@ __all__ = [
     "is_loopback_literal",
     "logout_keys",
     "matches_key",
+    "matching_keys",
     "normalise",
     "split_host_port",
 ]
@@ -215,6 +220,25 @@ def matches_key(stored_key: str, key: str) -> bool:
     if hostname(stored_key).lower() == key.lower():
         return True
     return key == HUB_KEY and is_hub(stored_key)
+
+
+def matching_keys(stored_keys: Iterable[str], key: str) -> list[str]:
+    """The ``stored_keys`` for which :func:`matches_key` holds, in order; cheap per key.
+
+    For a config with 10,000 entries: an ASCII stored key can only match when ``key`` (lowered)
+    occurs in it (lowered), or, for Hub, when ``docker.io`` does; only those are examined.
+    """
+    lowered = key.lower()
+    needle = "docker.io" if key == HUB_KEY else lowered
+    found: list[str] = []
+    for stored in stored_keys:
+        if stored == key:
+            found.append(stored)
+        elif stored and stored.isascii() and needle not in stored.lower():
+            continue  # ASCII lower-casing is per character: the host would be a substring
+        elif matches_key(stored, key):
+            found.append(stored)
+    return found
 
 
 def split_host_port(key: str) -> tuple[str, int | None]:

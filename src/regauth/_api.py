@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._address import logout_keys, matches_key, normalise
+from ._address import logout_keys, matching_keys, normalise
 from ._config import ConfigFile, config_path, entry_credentials, load, update
 from ._errors import StoreError, TransportError, UsageError
 from ._settings import load_settings
@@ -241,9 +241,9 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
                 errors.append(f"{variant}: {exc}")
                 failed.add(choice.helper)
         changed = False
-        for stored in list(cfg.auths()):
-            if stored not in variants and not matches_key(stored, key):
-                continue
+        auths = cfg.auths()
+        wanted = set(variants).union(matching_keys(auths, key))  # one pass over 10,000 entries
+        for stored in [k for k in auths if k in wanted]:
             if choose_store(cfg, stored).helper in failed:
                 continue  # keep the marker: the secret is still in the helper
             if not entry_credentials(stored, cfg.auths()[stored]).is_empty:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._address import matches_key
+from .._address import matching_keys
 from .._config import ConfigFile, encode_auth, entry_credentials, load, update
 from .._types import Credentials
 
@@ -42,10 +42,8 @@ def find_entry_key(cfg: ConfigFile, key: str) -> str | None:
     auths = cfg.auths()
     if key in auths:
         return key
-    for stored in auths:
-        if matches_key(stored, key):
-            return stored
-    return None
+    found = matching_keys(auths, key)
+    return found[0] if found else None
 
 
 class FileStore:
@@ -84,7 +82,7 @@ class FileStore:
         removed: list[bool] = []
 
         def change(cfg: ConfigFile) -> bool:
-            keys = [k for k in cfg.auths() if k == server or matches_key(k, server)]
+            keys = matching_keys(cfg.auths(), server)
             for k in keys:
                 removed.append(not entry_credentials(k, cfg.auths()[k]).is_empty)
                 cfg.remove_auth(k)
