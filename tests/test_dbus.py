@@ -148,6 +148,22 @@ def test_unmarshal_rejects(sig: str, data: str) -> None:
         unmarshal(sig, bytes.fromhex(data.replace(" ", "")))
 
 
+def test_nesting_limit() -> None:
+    """Variants nested past the specification's depth (64) are refused both ways, never RecursionError."""
+    value: Any = ("u", 1)
+    for _ in range(100):
+        value = ("v", value)
+    with pytest.raises(DBusProtocolError, match="nested too deeply"):
+        marshal("v", [value])
+    data = b"\x01v\x00" * 100 + b"\x01u\x00" + b"\0" + b"\x01\0\0\0"
+    with pytest.raises(DBusProtocolError, match="nested too deeply"):
+        unmarshal("v", data)
+    shallow: Any = ("u", 1)
+    for _ in range(30):
+        shallow = ("v", shallow)
+    assert unmarshal("v", marshal("v", [shallow])) == (shallow,)
+
+
 # -- hypothesis round trips --------------------------------------------------------------------------
 _BASIC = "ybnqiuxtdhsog"
 _RANGES = {

@@ -23,8 +23,11 @@ import time
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
+
+    Writer = Callable[[bytearray, Any, Any, int], None]
+    Reader = Callable[[bytes, int, Any, int], tuple[Any, int]]
 
 __all__ = [
     "BUS_NAME",
@@ -49,9 +52,9 @@ BUS_PATH = "/org/freedesktop/DBus"
 METHOD_CALL, METHOD_RETURN, ERROR, SIGNAL = 1, 2, 3, 4
 _FIELD_PATH, _FIELD_INTERFACE, _FIELD_MEMBER, _FIELD_ERROR_NAME = 1, 2, 3, 4
 _FIELD_REPLY_SERIAL, _FIELD_DESTINATION, _FIELD_SENDER, _FIELD_SIGNATURE = 5, 6, 7, 8
-_HEADER_SIG = "yyyyuua(yv)"
 _MAX_MESSAGE = 128 * 1024 * 1024  # the specification's limit
 _MAX_DEPTH = 64  # 32 arrays + 32 structs, as the specification allows
+_MAX_ARRAY = 64 * 1024 * 1024
 
 _ALIGN = {
     "y": 1, "g": 1, "v": 1,
@@ -134,110 +137,321 @@ def split_signature(sig: str) -> list[str]:
 
 
 # -- marshalling ---------------------------------------------------------------------------------
-class _Buf(bytearray):
-    """The bytes being marshalled, and their byte order."""
-
-    def __init__(self, order: Any) -> None:
-        super().__init__()
-        self.order = order
-
-
-def _pad(buf: bytearray, align: int) -> None:
-    extra = -len(buf) % align
-    if extra:
-        buf += b"\0" * extra
+# Each complete type compiles (once, cached) to a writer and a reader closure, so marshalling a
+# value runs no per-call dispatch on its signature.  Writers append to a bytearray whose offset 0
+# is the start of the message (or of the 8-aligned body); readers take (data, pos) and return
+# (value, new pos).  ``depth`` counts container nesting, variants included (limit 64).
+_ZEROS = [b"\0" * n for n in range(8)]
+_CODECS: dict[str, tuple[Writer, Reader]] = {}
 
 
-def _put_text(buf: _Buf, value: object, code: str) -> None:
-    if not isinstance(value, str):
-        raise DBusProtocolError(f"type {code!r} needs a str, got {type(value).__name__}")
-    data = value.encode("utf-8")
-    if b"\0" in data:
-        raise DBusProtocolError("D-Bus strings cannot contain NUL")
-    if code == "o" and not value.startswith("/"):
-        raise DBusProtocolError(f"not an object path: {value!r}")
-    buf += len(data).to_bytes(4, buf.order)
-    buf += data
-    buf.append(0)
+def _truncated() -> DBusProtocolError:
+    return DBusProtocolError("message truncated")
 
 
-def _put(buf: _Buf, t: str, value: Any, depth: int = 0) -> None:
+def _skip_pad(data: bytes, pos: int, align: int) -> int:
+    pad = -pos % align
+    if pad:
+        end = pos + pad
+        if data[pos:end] != _ZEROS[pad]:
+            raise DBusProtocolError("non-zero padding") if end <= len(data) else _truncated()
+        return end
+    return pos
+
+
+def _int_codec(code: str) -> tuple[Writer, Reader]:
+    size, signed = _INTS[code]
+
+    def write(buf: bytearray, value: Any, order: Any, depth: int) -> None:
+        if value.__class__ is not int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise DBusProtocolError(f"type {code!r} needs an int, got {type(value).__name__}")
+        pad = -len(buf) % size
+        if pad:
+            buf += _ZEROS[pad]
+        try:
+            buf += value.to_bytes(size, order, signed=signed)
+        except OverflowError:
+            raise DBusProtocolError(f"{value!r} does not fit type {code!r}") from None
+
+    def read(data: bytes, pos: int, order: Any, depth: int) -> tuple[Any, int]:
+        pos = _skip_pad(data, pos, size)
+        end = pos + size
+        if end > len(data):
+            raise _truncated()
+        return int.from_bytes(data[pos:end], order, signed=signed), end
+
+    return write, read
+
+
+def _write_bool(buf: bytearray, value: Any, order: Any, depth: int) -> None:
+    if value is not True and value is not False and value not in (0, 1):
+        raise DBusProtocolError(f"type 'b' needs a bool, got {value!r}")
+    pad = -len(buf) % 4
+    if pad:
+        buf += _ZEROS[pad]
+    buf += (1 if value else 0).to_bytes(4, order)
+
+
+def _read_bool(data: bytes, pos: int, order: Any, depth: int) -> tuple[Any, int]:
+    pos = _skip_pad(data, pos, 4)
+    end = pos + 4
+    if end > len(data):
+        raise _truncated()
+    value = int.from_bytes(data[pos:end], order)
+    if value > 1:
+        raise DBusProtocolError(f"boolean value {value}")
+    return value == 1, end
+
+
+def _text_codec(code: str) -> tuple[Writer, Reader]:
+    def write(buf: bytearray, value: Any, order: Any, depth: int) -> None:
+        if value.__class__ is not str and not isinstance(value, str):
+            raise DBusProtocolError(f"type {code!r} needs a str, got {type(value).__name__}")
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DBusProtocolError("D-Bus strings must be valid Unicode (no lone surrogates)") from None
+        if b"\0" in data:
+            raise DBusProtocolError("D-Bus strings cannot contain NUL")
+        if code == "g":
+            split_signature(value)
+            buf.append(len(data))
+        else:
+            if code == "o" and not value.startswith("/"):
+                raise DBusProtocolError(f"not an object path: {value!r}")
+            pad = -len(buf) % 4
+            if pad:
+                buf += _ZEROS[pad]
+            buf += len(data).to_bytes(4, order)
+        buf += data
+        buf.append(0)
+
+    def read(data: bytes, pos: int, order: Any, depth: int) -> tuple[Any, int]:
+        if code == "g":
+            if pos >= len(data):
+                raise _truncated()
+            size = data[pos]
+            pos += 1
+        else:
+            pos = _skip_pad(data, pos, 4)
+            if pos + 4 > len(data):
+                raise _truncated()
+            size = int.from_bytes(data[pos : pos + 4], order)
+            pos += 4
+        end = pos + size
+        if end >= len(data):
+            raise _truncated()
+        if data[end] != 0:
+            raise DBusProtocolError("string not NUL-terminated")
+        try:
+            return data[pos:end].decode("utf-8"), end + 1
+        except UnicodeDecodeError:
+            raise DBusProtocolError("string is not valid UTF-8") from None
+
+    return write, read
+
+
+def _write_double(buf: bytearray, value: Any, order: Any, depth: int) -> None:
+    import struct
+
+    pad = -len(buf) % 8
+    if pad:
+        buf += _ZEROS[pad]
+    try:
+        buf += struct.pack("<d" if order == "little" else ">d", value)
+    except struct.error as exc:
+        raise DBusProtocolError(f"type 'd' needs a float: {exc}") from None
+
+
+def _read_double(data: bytes, pos: int, order: Any, depth: int) -> tuple[Any, int]:
+    import struct
+
+    pos = _skip_pad(data, pos, 8)
+    end = pos + 8
+    if end > len(data):
+        raise _truncated()
+    return struct.unpack("<d" if order == "little" else ">d", data[pos:end])[0], end
+
+
+def _single(sig: str) -> tuple[Writer, Reader]:
+    cached = _CODECS.get(sig)
+    if cached is None:
+        if len(split_signature(sig)) != 1:
+            raise DBusProtocolError(f"a variant holds exactly one complete type, not {sig!r}")
+        cached = _codec(sig)
+    return cached
+
+
+def _write_variant(buf: bytearray, value: Any, order: Any, depth: int) -> None:
     if depth > _MAX_DEPTH:
         raise DBusProtocolError("value nested too deeply")
-    c = t[0]
-    order = buf.order
-    _pad(buf, _ALIGN[c])
     try:
-        if c in _INTS:
-            size, signed = _INTS[c]
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise DBusProtocolError(f"type {c!r} needs an int, got {type(value).__name__}")
-            buf += value.to_bytes(size, order, signed=signed)
-        elif c == "b":
-            if value not in (True, False):  # also 0 / 1
-                raise DBusProtocolError(f"type 'b' needs a bool, got {value!r}")
-            buf += (1 if value else 0).to_bytes(4, order)
-        elif c == "s" or c == "o":
-            _put_text(buf, value, c)
-        elif c == "g":
-            if not isinstance(value, str):
-                raise DBusProtocolError(f"type 'g' needs a str, got {type(value).__name__}")
-            split_signature(value)
-            data = value.encode("ascii")
-            buf.append(len(data))
-            buf += data
-            buf.append(0)
-        elif c == "d":
-            import struct
-
-            buf += struct.pack("<d" if order == "little" else ">d", float(value))
-        elif c == "v":
-            vsig, vvalue = value
-            if len(split_signature(vsig)) != 1:
-                raise DBusProtocolError(f"a variant holds exactly one complete type, not {vsig!r}")
-            _put(buf, "g", vsig)
-            _put(buf, vsig, vvalue, depth + 1)
-        elif c == "a":
-            _put_array(buf, t[1:], value, depth)
-        elif c == "(" or c == "{":
-            types = split_signature(t[1:-1])
-            items = tuple(value)
-            if len(items) != len(types):
-                raise DBusProtocolError(f"{t} needs {len(types)} values, got {len(items)}")
-            for sub, item in zip(types, items, strict=True):
-                _put(buf, sub, item, depth + 1)
-        else:
-            raise DBusProtocolError(f"unknown type code {c!r}")
-    except OverflowError:
-        raise DBusProtocolError(f"{value!r} does not fit type {c!r}") from None
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, DBusProtocolError):
-            raise
-        raise DBusProtocolError(f"bad value for type {t!r}: {exc}") from None
+        sig, inner = value
+    except (TypeError, ValueError):
+        raise DBusProtocolError("a variant is a (signature, value) pair") from None
+    if not isinstance(sig, str):
+        raise DBusProtocolError("a variant is a (signature, value) pair")
+    write = _single(sig)[0]
+    _WRITE_SIG(buf, sig, order, depth)
+    write(buf, inner, order, depth + 1)
 
 
-def _put_array(buf: _Buf, elem: str, value: Any, depth: int) -> None:
-    order = buf.order
-    at = len(buf)
-    buf += b"\0\0\0\0"
-    _pad(buf, _ALIGN[elem[0]])
-    start = len(buf)
-    if elem == "y":
-        if isinstance(value, str):
-            raise DBusProtocolError("type 'ay' needs bytes, got str")
-        buf += bytes(value)
-    elif elem[0] == "{":
-        for key, item in dict(value).items():
-            _put(buf, elem, (key, item), depth + 1)
+def _read_variant(data: bytes, pos: int, order: Any, depth: int) -> tuple[Any, int]:
+    if depth > _MAX_DEPTH:
+        raise DBusProtocolError("value nested too deeply")
+    sig, pos = _READ_SIG(data, pos, order, depth)
+    value, pos = _single(sig)[1](data, pos, order, depth + 1)
+    return (sig, value), pos
+
+
+def _array_codec(elem: str) -> tuple[Writer, Reader]:
+    align = _ALIGN[elem[0]]
+    is_bytes = elem == "y"
+    is_dict = elem[0] == "{"
+    if is_dict:
+        key_t, value_t = split_signature(elem[1:-1])
+        key_w, key_r = _codec(key_t)
+        value_w, value_r = _codec(value_t)
     else:
+        elem_w, elem_r = _codec(elem)
+
+    def write(buf: bytearray, value: Any, order: Any, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            raise DBusProtocolError("value nested too deeply")
+        pad = -len(buf) % 4
+        if pad:
+            buf += _ZEROS[pad]
+        at = len(buf)
+        buf += b"\0\0\0\0"
+        pad = -len(buf) % align
+        if pad:
+            buf += _ZEROS[pad]
+        start = len(buf)
+        if is_bytes:
+            if isinstance(value, str):
+                raise DBusProtocolError("type 'ay' needs bytes, got str")
+            try:
+                buf += bytes(value)
+            except (TypeError, ValueError) as exc:
+                raise DBusProtocolError(f"type 'ay' needs bytes: {exc}") from None
+        elif is_dict:
+            if not isinstance(value, dict):
+                raise DBusProtocolError(f"type 'a{elem}' needs a dict, got {type(value).__name__}")
+            for key, item in value.items():
+                pad = -len(buf) % 8
+                if pad:
+                    buf += _ZEROS[pad]
+                key_w(buf, key, order, depth + 1)
+                value_w(buf, item, order, depth + 1)
+        else:
+            if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+                raise DBusProtocolError(f"type 'a{elem}' needs a list, got {type(value).__name__}")
+            for item in value:
+                elem_w(buf, item, order, depth + 1)
+        size = len(buf) - start
+        if size > _MAX_ARRAY:
+            raise DBusProtocolError("array longer than 64 MiB")
+        buf[at : at + 4] = size.to_bytes(4, order)
+
+    def read(data: bytes, pos: int, order: Any, depth: int) -> tuple[Any, int]:
+        if depth > _MAX_DEPTH:
+            raise DBusProtocolError("value nested too deeply")
+        pos = _skip_pad(data, pos, 4)
+        if pos + 4 > len(data):
+            raise _truncated()
+        size = int.from_bytes(data[pos : pos + 4], order)
+        if size > _MAX_ARRAY:
+            raise DBusProtocolError("array longer than 64 MiB")
+        pos = _skip_pad(data, pos + 4, align)
+        end = pos + size
+        if end > len(data):
+            raise _truncated()
+        if is_bytes:
+            return data[pos:end], end
+        depth += 1
+        if is_dict:
+            result: dict[Any, Any] = {}
+            while pos < end:
+                pos = _skip_pad(data, pos, 8)
+                key, pos = key_r(data, pos, order, depth)
+                result[key], pos = value_r(data, pos, order, depth)
+            if pos != end:
+                raise DBusProtocolError("array length does not match its elements")
+            return result, pos
+        items = []
+        while pos < end:
+            item, pos = elem_r(data, pos, order, depth)
+            items.append(item)
+        if pos != end:
+            raise DBusProtocolError("array length does not match its elements")
+        return items, pos
+
+    return write, read
+
+
+def _struct_codec(t: str) -> tuple[Writer, Reader]:
+    parts = [_codec(sub) for sub in split_signature(t[1:-1])]
+    writers = [w for w, _ in parts]
+    readers = [r for _, r in parts]
+    count = len(parts)
+
+    def write(buf: bytearray, value: Any, order: Any, depth: int) -> None:
         if isinstance(value, (str, bytes, dict)):
-            raise DBusProtocolError(f"type 'a{elem}' needs a list, got {type(value).__name__}")
-        for item in value:
-            _put(buf, elem, item, depth + 1)
-    size = len(buf) - start
-    if size > 64 * 1024 * 1024:
-        raise DBusProtocolError("array longer than 64 MiB")
-    buf[at : at + 4] = size.to_bytes(4, order)
+            raise DBusProtocolError(f"type {t!r} needs a tuple, got {type(value).__name__}")
+        try:
+            items = tuple(value)
+        except TypeError:
+            raise DBusProtocolError(f"type {t!r} needs a tuple, got {type(value).__name__}") from None
+        if len(items) != count:
+            raise DBusProtocolError(f"{t} needs {count} values, got {len(items)}")
+        if depth > _MAX_DEPTH:
+            raise DBusProtocolError("value nested too deeply")
+        pad = -len(buf) % 8
+        if pad:
+            buf += _ZEROS[pad]
+        for writer, item in zip(writers, items, strict=True):
+            writer(buf, item, order, depth + 1)
+
+    def read(data: bytes, pos: int, order: Any, depth: int) -> tuple[Any, int]:
+        if depth > _MAX_DEPTH:
+            raise DBusProtocolError("value nested too deeply")
+        pos = _skip_pad(data, pos, 8)
+        values = []
+        for reader in readers:
+            value, pos = reader(data, pos, order, depth + 1)
+            values.append(value)
+        return tuple(values), pos
+
+    return write, read
+
+
+def _codec(t: str) -> tuple[Writer, Reader]:
+    """The writer and reader of one complete (already validated) type."""
+    cached = _CODECS.get(t)
+    if cached is not None:
+        return cached
+    c = t[0]
+    if c in _INTS:
+        codec = _int_codec(c)
+    elif c == "b":
+        codec = (_write_bool, _read_bool)
+    elif c in "sog":
+        codec = _text_codec(c)
+    elif c == "d":
+        codec = (_write_double, _read_double)
+    elif c == "v":
+        codec = (_write_variant, _read_variant)
+    elif c == "a":
+        codec = _array_codec(t[1:])
+    else:
+        codec = _struct_codec(t)
+    _CODECS[t] = codec
+    return codec
+
+
+_WRITE_SIG, _READ_SIG = _codec("g")
+_READ_FIELDS = _codec("a(yv)")[1]
+_FIELD_SIGS = {"o": b"\x01o\x00", "s": b"\x01s\x00", "g": b"\x01g\x00"}
 
 
 def marshal(signature: str, values: Sequence[Any], order: str = "little") -> bytes:
@@ -245,93 +459,26 @@ def marshal(signature: str, values: Sequence[Any], order: str = "little") -> byt
     types = split_signature(signature)
     if len(types) != len(values):
         raise DBusProtocolError(f"signature {signature!r} needs {len(types)} values, got {len(values)}")
-    buf = _Buf(order)
+    buf = bytearray()
     for t, value in zip(types, values, strict=True):
-        _put(buf, t, value)
+        _codec(t)[0](buf, value, order, 0)
     return bytes(buf)
-
-
-class _Reader:
-    __slots__ = ("data", "order", "pos")
-
-    def __init__(self, data: bytes, order: Any, pos: int = 0) -> None:
-        self.data = data
-        self.order = order
-        self.pos = pos
-
-    def take(self, n: int) -> bytes:
-        end = self.pos + n
-        if end > len(self.data):
-            raise DBusProtocolError("message truncated")
-        chunk = self.data[self.pos : end]
-        self.pos = end
-        return chunk
-
-    def align(self, n: int) -> None:
-        pad = -self.pos % n
-        if pad and any(self.take(pad)):
-            raise DBusProtocolError("non-zero padding")
-
-    def get(self, t: str, depth: int = 0) -> Any:
-        if depth > _MAX_DEPTH:
-            raise DBusProtocolError("value nested too deeply")
-        c = t[0]
-        self.align(_ALIGN[c])
-        if c in _INTS:
-            size, signed = _INTS[c]
-            return int.from_bytes(self.take(size), self.order, signed=signed)
-        if c == "b":
-            v = int.from_bytes(self.take(4), self.order)
-            if v > 1:
-                raise DBusProtocolError(f"boolean value {v}")
-            return v == 1
-        if c == "s" or c == "o" or c == "g":
-            n = self.take(1)[0] if c == "g" else int.from_bytes(self.take(4), self.order)
-            raw = self.take(n + 1)
-            if raw[-1] != 0:
-                raise DBusProtocolError("string not NUL-terminated")
-            try:
-                return raw[:-1].decode("utf-8")
-            except UnicodeDecodeError:
-                raise DBusProtocolError("string is not valid UTF-8") from None
-        if c == "d":
-            import struct
-
-            return struct.unpack("<d" if self.order == "little" else ">d", self.take(8))[0]
-        if c == "v":
-            vsig = self.get("g")
-            if len(split_signature(vsig)) != 1:
-                raise DBusProtocolError(f"variant signature {vsig!r}")
-            return (vsig, self.get(vsig, depth + 1))
-        if c == "a":
-            n = int.from_bytes(self.take(4), self.order)
-            if n > 64 * 1024 * 1024:
-                raise DBusProtocolError("array longer than 64 MiB")
-            elem = t[1:]
-            self.align(_ALIGN[elem[0]])
-            end = self.pos + n
-            if end > len(self.data):
-                raise DBusProtocolError("message truncated")
-            if elem == "y":
-                return self.take(n)
-            items: list[Any] = []
-            while self.pos < end:
-                items.append(self.get(elem, depth + 1))
-            if self.pos != end:
-                raise DBusProtocolError("array length does not match its elements")
-            return dict(items) if elem[0] == "{" else items
-        if c == "(" or c == "{":
-            return tuple(self.get(sub, depth + 1) for sub in split_signature(t[1:-1]))
-        raise DBusProtocolError(f"unknown type code {c!r}")
 
 
 def unmarshal(signature: str, data: bytes, order: str = "little") -> tuple[Any, ...]:
     """The values of ``signature`` marshalled in ``data`` from offset 0 (all bytes must be used)."""
-    reader = _Reader(data, order)
-    values = tuple(reader.get(t) for t in split_signature(signature))
-    if reader.pos != len(data):
+    values, pos = _unmarshal_at(signature, data, 0, order)
+    if pos != len(data):
         raise DBusProtocolError("trailing bytes after the values")
     return values
+
+
+def _unmarshal_at(signature: str, data: bytes, pos: int, order: Any) -> tuple[tuple[Any, ...], int]:
+    values = []
+    for t in split_signature(signature):
+        value, pos = _codec(t)[1](data, pos, order, 0)
+        values.append(value)
+    return tuple(values), pos
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -384,16 +531,34 @@ def method_call(
     if serial <= 0 or serial > 0xFFFFFFFF:
         raise DBusProtocolError("serial must be in 1..2**32-1")
     payload = marshal(signature, body)
-    fields: list[tuple[int, tuple[str, str]]] = [(_FIELD_PATH, ("o", path)), (_FIELD_MEMBER, ("s", member))]
-    if interface:
-        fields.append((_FIELD_INTERFACE, ("s", interface)))
-    if destination:
-        fields.append((_FIELD_DESTINATION, ("s", destination)))
-    if signature:
-        fields.append((_FIELD_SIGNATURE, ("g", signature)))
-    header = bytearray(marshal(_HEADER_SIG, [ord("l"), METHOD_CALL, flags, 1, len(payload), serial, fields]))
-    _pad(header, 8)
-    return bytes(header) + payload
+    buf = bytearray(b"l\x01")
+    buf.append(flags)
+    buf.append(1)
+    buf += len(payload).to_bytes(4, "little")
+    buf += serial.to_bytes(4, "little")
+    buf += b"\0\0\0\0"  # length of the header fields, set below
+    fields = (
+        (_FIELD_PATH, "o", path),
+        (_FIELD_MEMBER, "s", member),
+        (_FIELD_INTERFACE, "s", interface),
+        (_FIELD_DESTINATION, "s", destination),
+        (_FIELD_SIGNATURE, "g", signature),
+    )
+    for code, t, value in fields:  # a(yv): each entry 8-aligned, variant signature = one letter
+        if value is None or (not value and code != _FIELD_PATH):
+            continue
+        pad = -len(buf) % 8
+        if pad:
+            buf += _ZEROS[pad]
+        buf.append(code)
+        buf += _FIELD_SIGS[t]
+        _codec(t)[0](buf, value, "little", 0)
+    buf[12:16] = (len(buf) - 16).to_bytes(4, "little")
+    pad = -len(buf) % 8
+    if pad:
+        buf += _ZEROS[pad]
+    buf += payload
+    return bytes(buf)
 
 
 def _frame_length(data: bytes | bytearray) -> int:
@@ -419,15 +584,20 @@ def parse_message(data: bytes) -> Message:
     if len(data) != total:
         raise DBusProtocolError("message length does not match its header")
     order = _ORDERS[chr(data[0])]
-    reader = _Reader(data, order)
-    _, mtype, flags, _, body_len, serial, raw_fields = (reader.get(t) for t in split_signature(_HEADER_SIG))
-    reader.align(8)
+    mtype, flags = data[1], data[2]
+    body_len = int.from_bytes(data[4:8], order)
+    serial = int.from_bytes(data[8:12], order)
+    raw_fields, pos = _READ_FIELDS(data, 12, order, 0)
+    pos = _skip_pad(data, pos, 8)
     fields = {code: value[1] for code, value in raw_fields}
-    signature = str(fields.get(_FIELD_SIGNATURE, ""))
-    body_data = data[reader.pos :]
-    if len(body_data) != body_len:
+    signature = fields.get(_FIELD_SIGNATURE, "")
+    if not isinstance(signature, str):
+        raise DBusProtocolError("signature header field is not a string")
+    if len(data) - pos != body_len:
         raise DBusProtocolError("body length does not match its header")
-    body = unmarshal(signature, body_data, order)
+    body, end = _unmarshal_at(signature, data, pos, order)  # the body starts 8-aligned
+    if end != len(data):
+        raise DBusProtocolError("trailing bytes after the body")
     return Message(mtype, flags, serial, fields, signature, body)
 
 
