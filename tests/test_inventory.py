@@ -227,5 +227,5 @@ def test_logout_all_failed_erase_exits_nonzero(
     r = regauth("logout", "--all")
     assert r.code == 1
     assert r.out == "Removing login credentials for f.example (file)\n"
-    assert "WARNING: could not erase credentials:" in r.err and "the keychain is on fire" in r.err
+    assert "could not erase credentials for b.example" in r.err and "the keychain is on fire" in r.err
     assert read_config(cfg)["auths"] == {"b.example": {}}

@@ -207,9 +207,8 @@ def cmd_logout_all(args: argparse.Namespace, stdin: IO[str]) -> int:
     for note in outcome.notes:
         _warn(f"note: {note}")
     if not outcome.ok:
-        _warn("WARNING: could not erase credentials:")
         for line in outcome.errors:
-            _warn(line)
+            _warn(f"could not erase credentials for {line}")
         return EXIT_FAIL
     return EXIT_OK
 

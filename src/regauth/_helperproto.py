@@ -70,6 +70,8 @@ def decode_creds(data: bytes | str) -> tuple[str, str, str]:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError("credentials JSON is not an object")
     values = []
@@ -97,6 +99,8 @@ def decode_list(data: bytes | str) -> dict[str, str]:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
     if not isinstance(obj, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in obj.items()
     ):

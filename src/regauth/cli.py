@@ -286,9 +286,8 @@ def _cmd_logout(args: argparse.Namespace, stdin: IO[str]) -> int:
     elif outcome.ok:
         print(f"Not logged in to {outcome.server}")
     if not outcome.ok:
-        _warn("WARNING: could not erase credentials:")
         for line in outcome.errors:
-            _warn(line)
+            _warn(f"could not erase credentials for {line}")
         return EXIT_FAIL
     return EXIT_OK
 

@@ -130,7 +130,6 @@ def test_regauth_refuses_every_broken_file(
     outcomes = _run_corpus([regauth_exe()], env, tmp_path, registry.host)
     by_name = {c.name: c for c in CASES}
     failures = {f"{o.case}/{o.command}": p for o in outcomes if (p := _problems(o, by_name[o.case]))}
-    failures.pop(KNOWN_TWO_LINES, None)  # test_missing_helper_logout_one_line (xfail) shows it
     record(
         "broken files",
         "regauth",
@@ -144,13 +143,6 @@ def test_regauth_refuses_every_broken_file(
     assert failures == {}
 
 
-KNOWN_TWO_LINES = "creds_store_missing_helper/logout"
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._cmd_logout prints 'WARNING: could not erase credentials:' plus a second line",
-)
 def test_missing_helper_logout_one_line(isolated_env: object, tmp_path: Path) -> None:
     """Issue 4 item 3: a credsStore naming a missing helper → logout fails with ONE line naming the file."""
     case = next(c for c in CASES if c.name == "creds_store_missing_helper")

@@ -132,11 +132,6 @@ def test_helper_store_get_on_garbage(data: bytes) -> None:
 DEEP = b"[" * 100_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_helperproto.decode_creds/decode_list: json.loads raises RecursionError on deeply nested "
-    "input; HelperStore.get/list catch only ValueError, so the CLI shows a traceback",
-)
 def test_deeply_nested_helper_output_is_a_helper_error() -> None:
     """A helper printing 100 000 '[' gives a HelperError, not a RecursionError."""
     store = HelperStore("deep", runner=lambda argv, stdin, timeout: (0, DEEP))
@@ -144,7 +139,6 @@ def test_deeply_nested_helper_output_is_a_helper_error() -> None:
         store.get("h.example")
 
 
-@pytest.mark.xfail(strict=True, reason="_helperproto.decode_creds: RecursionError escapes (see above)")
 def test_deeply_nested_decode_is_value_error() -> None:
     """The decoders' contract: ValueError for anything that is not credentials JSON."""
     with pytest.raises(ValueError):
