@@ -181,14 +181,13 @@ class SecretServiceBackend(Backend):
         paths = unlocked + locked
         if not paths:
             return None
-        # One round trip: every candidate's attributes, the unlocked ones' secrets and, when there
-        # are several, their modification times.
+        # One round trip (one write): every candidate's attributes, the unlocked ones' secrets and,
+        # when there are several, their modification times.  The session's reply came with the search.
+        session = self._open_session() if unlocked else ""
         attr_serials = [self._send_prop(path, _ITEM, "Attributes") for path in paths]
         secrets_serial = 0
         if unlocked:
-            secrets_serial = self._send(
-                _ROOT, _SERVICE, "GetSecrets", "aoo", (unlocked, self._open_session())
-            )
+            secrets_serial = self._send(_ROOT, _SERVICE, "GetSecrets", "aoo", (unlocked, session))
         many = len(paths) > 1
         modified_serials = [self._send_prop(path, _ITEM, "Modified") for path in paths] if many else []
         items = self._docker_only(paths, [self._reply(serial)[0][1] for serial in attr_serials])
