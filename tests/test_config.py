@@ -532,3 +532,50 @@ def test_dumps_big_auths_equals_oracle() -> None:
     auths["nested"] = {"auth": "x", "deep": {"k": ["v", {"w": None}]}}
     data = {"auths": auths, "credHelpers": {"a": "b"}, "n": [1.5, -2]}
     assert dumps(data) == _oracle(data)
+
+
+_AUTH_VALUES = [
+    "dGVzdHVzZXI6dGVzdHBhc3N3b3Jk",
+    "dGVzdHVzZXI6\r\ndGVzdHBhc3N3b3Jk",  # CR/LF skipped, as Go's StdEncoding does
+    "c2VjcmV0cGFzc3dvcmQ=",
+    "OnNlY3JldHBhc3N3b3Jk",
+    "secretpassword!",
+    "c2VjcmV0cGFzc3dvcmQ",
+    "dXNlcjr/c2VjcmV0cGFzc3dvcmQ=",
+    "sécret",
+    "",
+]
+
+
+@pytest.mark.parametrize("value", _AUTH_VALUES)
+def test_load_checks_auth_exactly_as_decode_auth(value: str, tmp_path: Path) -> None:
+    """The inline check in load() (10,000 entries) accepts and refuses what decode_auth does."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(json.dumps({"auths": {"a": {"auth": encode_auth("u", "p")}, "b": {"auth": value}}}))
+    try:
+        decode_auth(value) if value else None
+    except ValueError as exc:
+        with pytest.raises(ConfigError) as info:
+            load(path)
+        assert str(info.value).endswith(f'auths["b"].auth {exc}')
+    else:
+        assert load(path).auths()["b"] == {"auth": value}
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "kind"),
+    [
+        ({"auth": 1}, "auth", "a number"),
+        ({"identitytoken": ["x"]}, "identitytoken", "an array"),
+        ({"auth": "eDp5", "registrytoken": {}}, "registrytoken", "an object"),
+        ({"registrytoken": True, "auth": None, "identitytoken": 2}, "identitytoken", "a number"),
+    ],
+)
+def test_entry_field_types_first_in_field_order(
+    entry: dict[str, Any], field: str, kind: str, tmp_path: Path
+) -> None:
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(json.dumps({"auths": {"h": entry}}))
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).endswith(f'auths["h"].{field} must be a string, not {kind}')

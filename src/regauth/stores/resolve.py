@@ -1,14 +1,13 @@
 """Which store holds a registry's credentials: ``credHelpers`` → ``credsStore`` → file; default detection.
 
 Rule: choose like Docker, but pick a default helper only if it can actually serve (viability, not
-presence on PATH).  Sources: docker-behaviour.md §3 "Default store detection", §4; observed.md §4.
+presence on PATH).  ``subprocess`` and ``shutil`` are imported only where a probe runs (logout and
+get never pay for them).  Sources: docker-behaviour.md §3 "Default store detection", §4; observed.md §4.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -97,6 +96,8 @@ def _pass_viable(environ: Mapping[str, str], which: Callable[[str], str | None])
     gpg = which("gpg") or which("gpg2")
     if not ids or gpg is None:
         return "no gpg key for the password store"
+    import subprocess
+
     try:
         probe = subprocess.run(
             [gpg, "--batch", "--list-secret-keys", *ids],
@@ -116,6 +117,8 @@ def _helper_answers(
     path = which(f"docker-credential-{name}")
     if not path:
         return f"docker-credential-{name} not on PATH"
+    import subprocess
+
     try:
         probe = subprocess.run(
             [path, "list"],
@@ -137,13 +140,18 @@ def _helper_answers(
 
 def detect_default_store(
     environ: Mapping[str, str] | None = None,
-    which: Callable[[str], str | None] = shutil.which,
+    which: Callable[[str], str | None] | None = None,
     platform: str = sys.platform,
 ) -> tuple[str | None, list[str]]:
     """The default helper for a config with no ``auths``, ``credsStore`` or ``credHelpers``.
 
+    ``which`` defaults to ``shutil.which``.
     Returns (helper or None for the file store, reasons each rejected candidate cannot serve).
     """
+    if which is None:
+        import shutil
+
+        which = shutil.which
     env = os.environ if environ is None else environ
     reasons: list[str] = []
     for name in DEFAULT_CANDIDATES.get(platform, DEFAULT_CANDIDATES["linux"]):
