@@ -676,7 +676,9 @@ class Connection:
         self._unique_name = ""
         self._sock: Any = None
         sockmod = _socket_module()
-        targets = parse_address(session_bus_address() if address is None else address)
+        if address is None:
+            address = session_bus_address()
+        targets = parse_address(address)
         if not targets:
             raise DBusConnectError(f"no usable unix: transport in D-Bus address {address!r}")
         error: Exception | None = None
@@ -692,7 +694,14 @@ class Connection:
             self._sock = sock
             break
         if self._sock is None:
-            raise DBusConnectError(f"cannot connect to {targets[-1]!r}: {error}") from None
+            last = targets[-1]
+            shown = (
+                "@" + last[1:].decode("utf-8", "replace")
+                if last[:1] == b"\0"
+                else last.decode("utf-8", "replace")
+            )
+            reason = getattr(error, "strerror", None) or error
+            raise DBusConnectError(f"cannot connect to {shown}: {reason}") from None
         try:
             self._authenticate()
         except BaseException:
