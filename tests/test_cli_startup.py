@@ -17,7 +17,7 @@ import pytest
 from regauth import _cli_extra
 from regauth._completion import describe
 from regauth._errors import UsageError
-from regauth.cli import _build_parser, _commands
+from regauth.cli import _build_parser, _commands, _quick_args
 
 COMMANDS = [c.name for c in describe(_build_parser()).commands]
 
@@ -144,3 +144,33 @@ def test_help_width_follows_columns() -> None:
     )  # fmt: skip
     assert proc.returncode == 0
     assert max(len(line) for line in proc.stdout.splitlines()) <= 48
+
+
+@pytest.mark.parametrize(
+    "argv", [["logout"], ["logout", "h.example"], ["logout", ""], ["logout", "HTTPS://H.example/v2/"]]
+)
+def test_quick_logout_args_are_argparse_args(argv: list[str]) -> None:
+    quick = _quick_args(argv)
+    assert quick is not None
+    assert vars(quick) == vars(_build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["logout", "-x"], ["logout", "-"], ["logout", "a", "b"], ["logout", "--all"], ["-D", "logout"],
+     ["login"], ["logout", "--", "x"], ["logou"]],
+)  # fmt: skip
+def test_quick_args_leaves_the_rest_to_argparse(argv: list[str]) -> None:
+    assert _quick_args(argv) is None
+
+
+def test_logout_imports_no_parser(tmp_path: object) -> None:
+    env = {**os.environ, "DOCKER_CONFIG": str(tmp_path)}
+    code = (
+        "import sys\nfrom regauth.cli import main\nrc = main(['logout', 'h.example'])\n"
+        "sys.stderr.write(' '.join(sys.modules))\nsys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0 and proc.stdout == "Not logged in to h.example\n"
+    modules = set(proc.stderr.split())
+    assert not {"argparse", "subprocess", "shutil", "secrets", "regauth._transport"} & modules

@@ -579,3 +579,18 @@ def test_entry_field_types_first_in_field_order(
     with pytest.raises(ConfigError) as info:
         load(path)
     assert str(info.value).endswith(f'auths["h"].{field} must be a string, not {kind}')
+
+
+def test_validation_skipped_only_for_the_same_bytes(tmp_path: Path) -> None:
+    """A repeated load of identical bytes skips validation; any other content is validated."""
+    good = tmp_path / "good.json"
+    bad = tmp_path / "bad.json"
+    good.write_text(json.dumps({"auths": {"h": {"auth": encode_auth("u", "p")}}}))
+    bad.write_text(json.dumps({"auths": {"h": {"auth": "c2VjcmV0cGFzc3dvcmQ="}}}))
+    for _ in range(2):
+        assert load(good).auths()["h"]["auth"] == encode_auth("u", "p")
+        with pytest.raises(ConfigError, match="no ':'"):
+            load(bad)
+    good.write_bytes(bad.read_bytes())
+    with pytest.raises(ConfigError, match="no ':'"):
+        load(good)
