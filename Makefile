@@ -48,6 +48,7 @@ reliability-report: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.reliability.report
 
 bench: install
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m compileall -q src/regauth
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 fuzz: install
