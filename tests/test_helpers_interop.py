@@ -187,3 +187,19 @@ def test_secretservice_go_two_users_ours_deterministic(senv: dict[str, str]) -> 
     run(OURS["ss"], "erase", s)
     done = subprocess.run([GO["ss"], "get"], input=s.encode(), capture_output=True, timeout=30, check=False)
     assert (done.returncode, done.stdout) == (1, b"credentials not found in native keychain\n")
+
+
+def test_pass_get_reply_bytes_equal_go(penv: dict[str, str]) -> None:
+    """observed.md §5: our ``get`` reply is byte for byte the Go helper's, escapes included
+    (``<>&``, U+2028/2029, ``\\b``/``\\f`` as ``\\u00XX``, other control characters, UTF-8 kept)."""
+    s = server()
+    user = "u<s>er&é"
+    secret = 'pw\x08\x0c\x01\x1f\x7f"\\/<>&\u2028\u2029\t\r ü😀'
+    payload = json.dumps({"ServerURL": s, "Username": user, "Secret": secret})
+    run(GO["pass"], "store", payload)
+    go = subprocess.run([GO["pass"], "get"], input=s.encode(), capture_output=True, timeout=30)
+    ours = subprocess.run([OURS["pass"], "get"], input=s.encode(), capture_output=True, timeout=30)
+    assert go.returncode == ours.returncode == 0
+    assert ours.stdout == go.stdout
+    assert json.loads(ours.stdout) == {"ServerURL": s, "Username": user, "Secret": secret}
+    run(OURS["pass"], "erase", s)

@@ -21,6 +21,7 @@ __all__ = [
     "encode_creds",
     "encode_list",
     "go_json",
+    "go_quote",
 ]
 
 ACTIONS = ("store", "get", "erase", "list", "version")
@@ -31,20 +32,29 @@ TOKEN_USERNAME = "<token>"
 LABEL = "Docker Credentials"
 
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-# json.dumps(ensure_ascii=False)'s string escapes plus _GO_ESCAPES, for str.translate: the helpers'
-# get/list replies are encoded without importing json (json -> re -> enum costs ~15 ms of start-up).
+# Go's encoding/json string escapes as the Go helpers 0.6.4 write them, for str.translate: every
+# control character as \u00XX except \n, \r, \t (so \b and \f too: Go before 1.22), plus \\, \",
+# and _GO_ESCAPES.  The helpers' get/list replies are encoded without importing json (json -> re
+# -> enum costs ~15 ms of start-up).
 _STR_ESCAPES = {i: "\\u%04x" % i for i in range(0x20)}
 _STR_ESCAPES.update({ord(k): v for k, v in _GO_ESCAPES.items()})
 _STR_ESCAPES.update({ord(k): v for k, v in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"),
-                                            ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f"))})  # fmt: skip
+                                            ("\t", "\\t"))})  # fmt: skip
+
+
+def go_quote(text: str) -> str:
+    """``text`` as a JSON string, byte for byte as the Go helpers 0.6.4 write it (UTF-8 kept)."""
+    return '"' + text.translate(_STR_ESCAPES) + '"'
 
 
 def go_json(obj: Any, *, sort_keys: bool = False) -> str:
-    """Compact JSON the way Go's encoding/json writes it (``<>&`` escaped, UTF-8 kept)."""
+    """Compact JSON the way Go's encoding/json writes it (``<>&`` escaped, UTF-8 kept).
+
+    An object of strings (every helper reply) is written with :func:`go_quote`, without json.
+    """
     if type(obj) is dict and all(type(k) is str and type(v) is str for k, v in obj.items()):
         keys = sorted(obj) if sort_keys else obj
-        pairs = ('"%s":"%s"' % (k.translate(_STR_ESCAPES), obj[k].translate(_STR_ESCAPES)) for k in keys)
-        return "{" + ",".join(pairs) + "}"
+        return "{" + ",".join([go_quote(k) + ":" + go_quote(obj[k]) for k in keys]) + "}"
     import json
 
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
