@@ -174,3 +174,24 @@ def test_logout_imports_no_parser(tmp_path: object) -> None:
     assert proc.returncode == 0 and proc.stdout == "Not logged in to h.example\n"
     modules = set(proc.stderr.split())
     assert not {"argparse", "subprocess", "shutil", "secrets", "regauth._transport"} & modules
+
+
+def test_main_restores_the_garbage_collector(tmp_path: object) -> None:
+    """main() runs without the cyclic GC (start-up time) and gives it back, even on errors."""
+    import gc
+
+    from regauth.cli import main
+
+    assert gc.isenabled()
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["--config", str(tmp_path), "logout", "h.example"]) == 0
+        assert main(["--bogus"]) == 125
+        assert main(["logout", "bad host"]) == 125
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            main(["--config", str(tmp_path), "list"])
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()

@@ -530,6 +530,9 @@ def test_dumps_big_auths_equals_oracle() -> None:
     auths["plain"] = {"auth": encode_auth("a", "b")}
     auths["empty"] = {}
     auths["nested"] = {"auth": "x", "deep": {"k": ["v", {"w": None}]}}
+    auths["one-number"] = {"n": 5}
+    auths["one-object"] = {"o": {"p": "q"}}
+    auths["one-escaped"] = {"k\u2029\x01": "v\"\\<"}
     data = {"auths": auths, "credHelpers": {"a": "b"}, "n": [1.5, -2]}
     assert dumps(data) == _oracle(data)
 

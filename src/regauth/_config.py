@@ -235,12 +235,18 @@ def _encode_object(value: Mapping[str, Any], level: int, out: list[str]) -> None
         return
     inner = "\n" + "\t" * (level + 1)
     inner2 = inner + "\t"
-    comma2 = "," + inner2
+    comma, comma2 = "," + inner, "," + inner2
     close2 = inner + "}"
     quote = _quote
     append = out.append
     separator = "{" + inner
     for key, item in value.items():
+        if type(item) is dict and len(item) == 1 and type(key) is str:
+            ((key2, value2),) = item.items()
+            if type(value2) is str and type(key2) is str:  # {"auth": "..."}: one append
+                append(separator + quote(key) + ": {" + inner2 + quote(key2) + ": " + quote(value2) + close2)
+                separator = comma
+                continue
         if not isinstance(key, str):
             raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
         append(separator)
@@ -250,7 +256,7 @@ def _encode_object(value: Mapping[str, Any], level: int, out: list[str]) -> None
         if kind is str:  # most values: no call
             append(quote(item))
         elif kind is dict and item:
-            try:  # an object of strings (every auths entry) in one go; TypeError: something else
+            try:  # an object of strings in one go; TypeError: something else
                 pairs = [quote(k) + ": " + quote(v) for k, v in item.items()]
             except TypeError:
                 _encode_object(item, level + 1, out)
@@ -258,7 +264,7 @@ def _encode_object(value: Mapping[str, Any], level: int, out: list[str]) -> None
                 append("{" + inner2 + comma2.join(pairs) + close2)
         else:
             _encode(item, level + 1, out)
-        separator = "," + inner
+        separator = comma
     append("\n" + "\t" * level + "}")
 
 
