@@ -292,11 +292,15 @@ _SPELLINGS = [
     "İ.example",
     "ΣΑΣ.example",
     "σας.example",
+    "h.ex\x00ample",
+    "\x00h.example",
+    "h.example\x00",
 ]
 
 
 @given(
-    st.lists(st.one_of(st.sampled_from(_SPELLINGS), st.text(max_size=30)), max_size=30),
+    st.lists(st.one_of(st.sampled_from(_SPELLINGS), st.text(max_size=30)), max_size=30, unique=True)
+    | st.lists(st.sampled_from(_SPELLINGS), max_size=30),
     st.sampled_from(["h.example", "h.example:5000", HUB_KEY, "hé.example", "σας.example", "[::1]:5000"]),
 )
 def test_matching_keys_is_matches_key_filter(stored: list[str], key: str) -> None:

@@ -225,20 +225,28 @@ def matches_key(stored_key: str, key: str) -> bool:
 def matching_keys(stored_keys: Iterable[str], key: str) -> list[str]:
     """The ``stored_keys`` for which :func:`matches_key` holds, in order; cheap per key.
 
-    For a config with 10,000 entries: an ASCII stored key can only match when ``key`` (lowered)
-    occurs in it (lowered), or, for Hub, when ``docker.io`` does; only those are examined.
+    For a config with 10,000 entries.  A stored key can only match when ``key`` (lowered) occurs
+    in it (lowered; ASCII lower-casing is per character), or, for Hub, when ``docker.io`` does
+    (or it is empty): the keys are searched as one lowered text and only the hits are examined.
     """
-    lowered = key.lower()
-    needle = "docker.io" if key == HUB_KEY else lowered
-    found: list[str] = []
-    for stored in stored_keys:
-        if stored == key:
-            found.append(stored)
-        elif stored and stored.isascii() and needle not in stored.lower():
-            continue  # ASCII lower-casing is per character: the host would be a substring
-        elif matches_key(stored, key):
-            found.append(stored)
-    return found
+    keys = list(stored_keys)
+    needle = "docker.io" if key == HUB_KEY else key.lower()
+    text = "\x00".join(keys)  # NUL separates the keys: no hit can span two of them
+    if not text.isascii() or "\x00" in needle or text.count("\x00") != max(len(keys) - 1, 0):
+        return [k for k in keys if matches_key(k, key)]  # non-ASCII, or a key holding NUL
+    lowered = text.lower()
+    hits: set[int] = set()
+    index = pos = 0
+    at = lowered.find(needle)
+    while at != -1:
+        index += lowered.count("\x00", pos, at)  # the index of the key holding the hit
+        hits.add(index)
+        pos = at
+        end = lowered.find("\x00", at)  # on to the next key: linear however many hits
+        at = -1 if end == -1 else lowered.find(needle, end + 1)
+    if "" in keys:
+        hits.update(i for i, stored in enumerate(keys) if not stored)
+    return [keys[i] for i in sorted(hits) if matches_key(keys[i], key)]
 
 
 def split_host_port(key: str) -> tuple[str, int | None]:
