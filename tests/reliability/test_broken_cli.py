@@ -67,10 +67,10 @@ def _one(
         before = snapshot(path)
         try:
             proc = subprocess.run([*prefix, *command], input=stdin, capture_output=True, text=True,
-                                  env=dict(env, DOCKER_CONFIG=str(directory)), timeout=30)  # fmt: skip
+                                  env=dict(env, DOCKER_CONFIG=str(directory)), timeout=12)  # fmt: skip
             code, out, err = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired:  # Docker blocks forever on a FIFO; killed by subprocess.run
-            code, out, err = -9, "", "<hung: killed after 30 s>"
+            code, out, err = -9, "", "<hung: killed after 12 s>"
         after = snapshot(path)
         leftovers = tuple(n for n in os.listdir(directory) if ".tmp-" in n)
     finally:
