@@ -403,8 +403,8 @@ def test_update_waits_for_the_lock(tmp_path: Path) -> None:
     assert list(load(path).auths()) == ["a", "b", "z"]
 
 
-def test_stale_temp_files_cleaned_recent_kept(tmp_path: Path) -> None:
-    """Temp files of killed writers never block; ones older than an hour are removed."""
+def test_stale_temp_files_cleaned(tmp_path: Path) -> None:
+    """Temp files of killed writers never block and are removed by the next save (under the lock)."""
     path = tmp_path / CONFIG_FILENAME
     old = tmp_path / "config.json.tmp-0123456789abcdef"
     recent = tmp_path / "config.json.tmp-fedcba9876543210"
@@ -415,7 +415,7 @@ def test_stale_temp_files_cleaned_recent_kept(tmp_path: Path) -> None:
     os.utime(old, (two_hours_ago, two_hours_ago))
     os.utime(other, (two_hours_ago, two_hours_ago))
     update(path, _add("h"))
-    assert not old.exists() and recent.exists() and other.exists()
+    assert not old.exists() and not recent.exists() and other.exists()
 
 
 def test_write_failure_leaves_original_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,6 @@ import os
 import re
 import stat
 import sys
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,6 @@ __all__ = [
 CONFIG_FILENAME = "config.json"
 MAX_CONFIG_SIZE = 16 * 1024 * 1024
 TEMP_INFIX = ".tmp-"
-_STALE_TEMP_SECONDS = 3600.0
 _ENTRY_STRING_FIELDS = ("auth", "identitytoken", "registrytoken")
 
 
@@ -577,8 +575,11 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _clean_stale_temps(directory: Path, name: str) -> None:
-    """Remove our temp files older than an hour (left by killed writers; they never block)."""
-    cutoff = time.time() - _STALE_TEMP_SECONDS
+    """Remove temp files left by killed writers (they may hold credentials; they never block).
+
+    Called under the lock, after our own rename: writers create temp files only while holding the
+    lock, so every temp file still there belongs to a writer that died.
+    """
     prefix = name + TEMP_INFIX
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
@@ -586,7 +587,7 @@ def _clean_stale_temps(directory: Path, name: str) -> None:
                 continue
             with contextlib.suppress(OSError):
                 info = entry.stat(follow_symlinks=False)
-                if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                if stat.S_ISREG(info.st_mode):
                     os.unlink(entry.path)
 
 

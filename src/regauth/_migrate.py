@@ -19,13 +19,11 @@ sets ``credsStore`` so that future ``docker login``s go to the helper (only Dock
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from ._config import TEMP_INFIX, ConfigFile, config_path, entry_credentials, load, update
+from ._config import ConfigFile, config_path, entry_credentials, load, update
 from ._errors import RegauthError, StoreError
 from ._types import Credentials
 from .stores import Store
@@ -71,17 +69,6 @@ def _confirmed_store(store: Store, creds: Credentials) -> None:
         raise StoreError("the helper did not return the stored credentials")
 
 
-def _remove_stale_temps(path: Path) -> None:
-    """Called under the config lock: every temp file of ours there belongs to a killed writer."""
-    target = Path(os.path.realpath(path))
-    prefix = target.name + TEMP_INFIX
-    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
-        for entry in entries:
-            if entry.name.startswith(prefix) and entry.is_file(follow_symlinks=False):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-
-
 def _plaintext(cfg: ConfigFile) -> dict[str, Credentials]:
     result: dict[str, Credentials] = {}
     for key, entry in cfg.auths().items():
@@ -114,7 +101,6 @@ def migrate(
 
     def rewrite(key: str, creds: Credentials) -> Callable[[ConfigFile], bool]:
         def change(cfg: ConfigFile) -> bool:
-            _remove_stale_temps(path)
             entry = cfg.auths().get(key)
             if entry is None or not _same(entry_credentials(key, entry), creds) or (
                 entry_credentials(key, entry).username != creds.username
