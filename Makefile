@@ -52,6 +52,7 @@ bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
 
 fuzz: install
+	$(BIN)/pip install -q -e ".[test,fuzz]"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m fuzz --seconds $${FUZZ_SECONDS:-600}
 
 clean:
