@@ -61,8 +61,7 @@ def test_every_command_in_every_shell() -> None:
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_script_syntax(shell: str) -> None:
     """Parsed by the real shell when it is installed (``-n``: syntax only)."""
-    if shutil.which(shell) is None:
-        pytest.skip(f"{shell} is not installed (optional)")
+    require(shutil.which(shell) is not None, f"{shell} is not installed")
     text = script(shell, _build_parser())
     proc = subprocess.run([shell, "-n"], input=text, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
