@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._address import logout_keys, matching_keys, normalise
 from ._config import ConfigFile, config_path, entry_credentials, load, update
 from ._errors import StoreError, TransportError, UsageError
+from ._record import field, record
 from ._settings import load_settings
 from ._types import Credentials
 from .stores.file import file_entry, find_entry_key, marker_entry
@@ -35,7 +35,7 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LoginOutcome:
     """What a successful login did.
 
@@ -54,7 +54,7 @@ class LoginOutcome:
     rejected_defaults: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogoutOutcome:
     """What a logout removed: ``removed`` lists ``store: key`` items; ``errors`` the erase failures."""
 
@@ -68,7 +68,7 @@ class LogoutOutcome:
         return not self.errors
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Verified:
     identity_token: str | None
     verified: bool

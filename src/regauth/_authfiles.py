@@ -23,12 +23,12 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from ._address import HUB_KEY, normalise
 from ._config import decode_auth, entry_credentials, load
 from ._errors import ConfigError, UsageError
+from ._record import record
 from ._types import Credentials
 
 __all__ = [
@@ -56,7 +56,7 @@ _log = logging.getLogger("regauth.authfiles")
 PathLike = str | os.PathLike[str]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthFile:
     """One auth file: ``label`` says why it is read (``--authfile``, ``REGISTRY_AUTH_FILE``, ``podman``)."""
 
@@ -65,7 +65,7 @@ class AuthFile:
     explicit: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Found:
     """A lookup result: the credentials, the stored key that matched and where it came from."""
 

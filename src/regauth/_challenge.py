@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from ._record import field, record
 
 __all__ = [
     "MAX_CHALLENGES",
@@ -51,7 +52,7 @@ _UNESCAPE = re.compile(r"\\([\s\S])")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Challenge:
     """One authentication challenge: ``scheme`` lower-case, ``params`` with lower-case names."""
 

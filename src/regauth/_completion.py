@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from dataclasses import dataclass, field
+
+from ._record import field, record
 
 __all__ = ["SHELLS", "CommandSpec", "OptionSpec", "describe", "script"]
 
 SHELLS = ("bash", "zsh", "fish")
 
 
-@dataclass(frozen=True)
+@record
 class OptionSpec:
     """One option: its flags, whether it takes a value, its fixed choices and help."""
 
@@ -27,7 +28,7 @@ class OptionSpec:
     files: bool = False  # the value is a path (metavar FILE, DIR or PATH)
 
 
-@dataclass(frozen=True)
+@record
 class CommandSpec:
     """A (sub-)command: its options, the choices of its positionals, its sub-commands."""
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import quote, urlsplit
 
@@ -31,6 +30,7 @@ from ._address import is_loopback_literal
 from ._challenge import Challenge, find_challenge, parse_www_authenticate
 from ._errors import AuthError, ProtocolError, TransportError, UsageError
 from ._http import HttpRequest, HttpResponse
+from ._record import field, record
 from ._token import (
     Token,
     auth_error,
@@ -101,7 +101,7 @@ class _Machine:
         self.state = TRANSITIONS.get((self.state, Event.ERROR), State.FAILED)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LoginResult:
     """The outcome of :func:`login_flow`.
 

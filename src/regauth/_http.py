@@ -5,14 +5,14 @@ Rule: no I/O here.  Their repr never shows Authorization headers or bodies (they
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ._record import field, record
 
 __all__ = ["HttpRequest", "HttpResponse"]
 
 Headers = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HttpRequest:
     """One request a flow wants sent.  ``body`` is already encoded (form bodies included)."""
 
@@ -34,7 +34,7 @@ class HttpRequest:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HttpResponse:
     """One response the transport got.  ``headers`` keeps every value of repeated headers."""
 

@@ -12,7 +12,6 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from ._authfiles import (
 from ._config import ConfigFile, config_path, entry_credentials, load, update
 from ._errors import AuthError, ConfigError, RegauthError, StoreError, TransportError, UsageError
 from ._helperproto import TOKEN_USERNAME
+from ._record import field, record
 from ._types import Credentials
 from .stores.resolve import StoreChoice, choose_store, open_store
 
@@ -49,7 +49,7 @@ AUTH_REGISTRY_TOKEN = "registry token"
 MAX_STATUS_WORKERS = 8
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LoginInfo:
     """One stored login (never its secret).
 
@@ -78,7 +78,7 @@ class LoginInfo:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StatusResult:
     """A re-validated login: ``result`` is ``valid``, ``invalid``, ``unreachable`` or ``error``."""
 
@@ -96,7 +96,7 @@ class StatusResult:
         return {**self.login.as_dict(), "result": self.result, "reason": self.reason}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogoutAllOutcome:
     """What ``logout --all`` removed (``store: key`` lines) and what failed."""
 
@@ -110,7 +110,7 @@ class LogoutAllOutcome:
         return not self.errors
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Row:
     info: LoginInfo
     fetch: Callable[[], Credentials | None] = field(repr=False, compare=False)

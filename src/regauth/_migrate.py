@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ._config import ConfigFile, config_path, entry_credentials, load, update
 from ._errors import RegauthError, StoreError
+from ._record import record
 from ._types import Credentials
 from .stores import Store
 from .stores.file import marker_entry
@@ -35,7 +35,7 @@ __all__ = ["MigrateOutcome", "migrate"]
 PathLike = str | os.PathLike[str]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MigrateOutcome:
     """``moved`` keys, ``failed`` ``(key, reason)`` pairs, ``skipped`` keys changed meanwhile."""
 

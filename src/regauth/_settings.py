@@ -10,15 +10,15 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import ConfigError
+from ._record import record
 
 __all__ = ["Settings", "load_settings", "settings_path"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Settings:
     """What the settings file says."""
 

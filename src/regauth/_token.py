@@ -14,7 +14,6 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
@@ -22,6 +21,7 @@ from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 from ._challenge import parse_www_authenticate
 from ._errors import AuthError, ProtocolError, UsageError
 from ._http import HttpRequest, HttpResponse
+from ._record import field, record
 from ._types import Credentials, redact
 
 __all__ = [
@@ -84,7 +84,7 @@ _RFC3339 = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Token:
     """A token server's answer.  ``access_token`` and ``refresh_token`` never appear in repr."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 
 from ._address import normalise
 from ._challenge import find_challenge, parse_www_authenticate
 from ._errors import ProtocolError, RegauthError, TransportError, UsageError
 from ._http import HttpRequest
+from ._record import replace
 from ._token import Token, sanitise
 from ._types import Credentials
 

@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +23,7 @@ from ._address import HUB_ENDPOINT_HOST, HUB_KEY, is_loopback_literal, split_hos
 from ._errors import RegauthError, TransportError
 from ._http import HttpRequest, HttpResponse
 from ._http1 import Connection, HttpError, Proxy, host_header
+from ._record import field, record
 from ._version import __version__
 
 __all__ = [
@@ -50,7 +50,7 @@ MAX_REDIRECTS = 10
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TransportOptions:
     """How to reach registries.
 
@@ -69,7 +69,7 @@ class TransportOptions:
     user_agent: str = field(default_factory=lambda: f"regauth/{__version__} ({sys.platform})")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Endpoint:
     """One base URL to try, and whether its TLS certificate is verified."""
 

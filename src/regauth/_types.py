@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ._record import field, record
 
 __all__ = ["Credentials", "redact"]
 
@@ -12,7 +12,7 @@ def redact(value: str) -> str:
     return "'***'" if value else "''"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Credentials:
     """Credentials for one registry.
 

@@ -27,7 +27,6 @@ import re
 import threading
 import time
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -39,6 +38,7 @@ from ._challenge import Challenge, find_challenge, parse_www_authenticate
 from ._errors import TransportError
 from ._flow import token_flow
 from ._http import HttpRequest, HttpResponse
+from ._record import record, replace
 from ._token import Token, basic_auth_header
 from ._token_api import DEFAULT_CLIENT_ID
 from ._types import Credentials
@@ -91,7 +91,7 @@ def _repository(url: str) -> str:
     return match.group("name") if match else ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Cached:
     token: str
     deadline: float  # time.monotonic() after which the token is not used

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from .._config import ConfigFile
 from .._errors import ConfigError
+from .._record import record
 from . import Store
 from .file import FileStore
 
@@ -34,7 +34,7 @@ DEFAULT_CANDIDATES: Mapping[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoreChoice:
     """The store chosen for one key: ``helper`` suffix (None = file store) and what chose it."""
 
