@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ._address import logout_keys, matching_keys, normalise
 from ._config import ConfigFile, config_path, entry_credentials, load, update
@@ -19,6 +18,7 @@ from ._types import Credentials
 from .stores.file import file_entry, find_entry_key, marker_entry
 from .stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     from ._transport import TransportOptions
 

@@ -27,11 +27,14 @@ import stat
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from ._errors import ConfigError
 from ._lock import LockUnavailableError, file_lock
 from ._types import Credentials
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CONFIG_FILENAME",

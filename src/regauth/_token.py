@@ -14,8 +14,6 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
-from typing import Any
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 from ._challenge import parse_www_authenticate
@@ -23,6 +21,11 @@ from ._errors import AuthError, ProtocolError, UsageError
 from ._http import HttpRequest, HttpResponse
 from ._record import field, record
 from ._types import Credentials, redact
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any
 
 __all__ = [
     "MAX_BODY",
@@ -105,6 +108,8 @@ class Token:
 
     def expires_at(self, now: datetime) -> datetime:
         """When the access token expires: ``issued_at`` (or ``now``) + ``expires_in``."""
+        from datetime import timedelta
+
         return (self.issued_at or now) + timedelta(seconds=self.expires_in)
 
 
@@ -225,6 +230,8 @@ def _parse_time(value: object) -> datetime | None:
     if match is None:
         return None
     year, month, day, hour, minute, second, frac, zone = match.groups()
+    from datetime import datetime, timedelta, timezone
+
     try:
         if zone in ("Z", "z"):
             tz = timezone.utc

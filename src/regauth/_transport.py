@@ -16,7 +16,6 @@ import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from ._address import HUB_ENDPOINT_HOST, HUB_KEY, is_loopback_literal, split_host_port
@@ -47,7 +46,11 @@ def _debug(message: str, *args: object) -> None:
 
 DEFAULT_TIMEOUT = 15.0
 MAX_REDIRECTS = 10
-T = TypeVar("T")
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 @record

@@ -1,33 +1,21 @@
 """Credential stores behind one interface.  Rule: stores never print to the terminal.
 
 A store keeps, per server key, one username and one secret (password or identity token).
+``Store`` (a ``typing.Protocol``) is loaded on first use so that the login path skips ``typing``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-from .._types import Credentials
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from ._protocol import Store
 
 __all__ = ["Store"]
 
 
-@runtime_checkable
-class Store(Protocol):
-    """The one store interface (file store, helper client, Python helper back-ends)."""
+def __getattr__(name: str) -> object:
+    if name == "Store":
+        from ._protocol import Store
 
-    def get(self, server: str) -> Credentials | None:
-        """The credentials stored for ``server``, or None."""
-        ...
-
-    def store(self, creds: Credentials) -> None:
-        """Store ``creds`` under ``creds.server`` (replacing what was there)."""
-        ...
-
-    def erase(self, server: str) -> bool:
-        """Remove the credentials of ``server``; True if something was removed."""
-        ...
-
-    def list(self) -> dict[str, str]:
-        """Every stored server key -> username."""
-        ...
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from .._address import matching_keys
 from .._config import ConfigFile, encode_auth, entry_credentials, load, update
 from .._types import Credentials
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["FileStore", "file_entry", "find_entry_key", "marker_entry"]
 

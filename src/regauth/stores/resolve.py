@@ -15,8 +15,11 @@ from pathlib import Path
 from .._config import ConfigFile
 from .._errors import ConfigError
 from .._record import record
-from . import Store
 from .file import FileStore
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from ._protocol import Store
 
 __all__ = [
     "DEFAULT_CANDIDATES",
