@@ -348,10 +348,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     collecting = gc.isenabled()
     gc.disable()  # one short command: the cyclic GC only costs time (~8 ms of the lazy imports)
     try:
-        return _run(arguments)
+        code = _run(arguments)
     finally:
         if collecting:
             gc.enable()
+    if argv is None:  # the ``regauth`` program itself: skip interpreter finalization
+        from ._exit import exit_process
+
+        return exit_process(code)
+    return code
 
 
 def _run(arguments: list[str]) -> int:

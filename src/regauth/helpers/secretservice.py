@@ -244,12 +244,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = serve(SecretServiceBackend, NAME, argv, None, None)
     if argv is not None:
         return code
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return code  # let the interpreter report the closed stream as usual
-    os._exit(code)
+    from .._exit import exit_process
+
+    return exit_process(code)
 
 
 if __name__ == "__main__":
