@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Result", "b64", "docker", "read_config", "regauth", "venv_path"]
+__all__ = ["Result", "b64", "docker", "docker_login", "read_config", "regauth", "regauth_login", "venv_path"]
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,21 @@ def read_config(config_dir: Path) -> dict[str, Any]:
 def b64(text: str) -> str:
     """Standard base64 of a UTF-8 string."""
     return base64.b64encode(text.encode()).decode()
+
+
+def regauth_login(
+    stack: Any, config: Path, *extra: str, env: dict[str, str] | None = None, password: str | None = None
+) -> Result:
+    """``regauth login -u USER --password-stdin [EXTRA] HOST`` for a registry fixture."""
+    return regauth(
+        "login", "-u", stack.username, "--password-stdin", *extra, stack.host,
+        stdin=stack.password if password is None else password, config=config, env=env,
+    )  # fmt: skip
+
+
+def docker_login(stack: Any, config: Path, path: str, env: dict[str, str] | None = None) -> Result:
+    """``docker login -u USER --password-stdin HOST`` for a registry fixture (PATH = ``path``)."""
+    return docker(
+        "login", "-u", stack.username, "--password-stdin", stack.host,
+        stdin=stack.password, path=path, config=config, env=env,
+    )  # fmt: skip

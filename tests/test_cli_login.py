@@ -14,22 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.cliutil import b64, read_config, regauth, venv_path
+from tests.cliutil import Result, b64, read_config, regauth, regauth_login, venv_path
 from tests.support.registry import RegistryStack
 
 PLAINTEXT_WARNING = "WARNING! Your credentials are stored unencrypted in"
 
 
-def login(stack: RegistryStack, config: Path, *extra: str, password: str | None = None) -> object:
-    return regauth(
-        "login",
-        "-u",
-        stack.username,
-        "--password-stdin",
-        *extra,
-        stack.host,
-        stdin=(stack.password if password is None else password) + "\n",
-        config=config,
+def login(stack: RegistryStack, config: Path, *extra: str, password: str | None = None) -> Result:
+    """regauth login with the password on stdin followed by a newline (stripped, §1)."""
+    return regauth_login(
+        stack, config, *extra, password=(stack.password if password is None else password) + "\n"
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cliutil import docker, read_config, regauth
+from tests.cliutil import docker, docker_login, read_config, regauth, regauth_login
 from tests.support.oci import make_oci_layout
 from tests.support.registry import RegistryStack
 from tests.support.require import require
@@ -44,38 +44,17 @@ def test_same_entry_as_docker(
 ) -> None:
     """observed.md §3.1/§3.2: the entry written for the same login is the same."""
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    r = regauth(
-        "login",
-        "-u",
-        stack.username,
-        "--password-stdin",
-        stack.host,
-        stdin=stack.password,
-        config=ours,
-    )
-    d = docker(
-        "login",
-        "-u",
-        stack.username,
-        "--password-stdin",
-        stack.host,
-        stdin=stack.password,
-        path=docker_only_path,
-        config=theirs,
-    )
+    r = regauth_login(stack, ours)
+    d = docker_login(stack, theirs, docker_only_path)
     assert (r.code, d.code) == (0, 0), (r.err, d.err)
     assert r.out.strip() == d.out.strip() == "Login Succeeded"
-    assert _shape(read_config(ours)["auths"][stack.host]) == _shape(
-        read_config(theirs)["auths"][stack.host]
-    )
+    assert _shape(read_config(ours)["auths"][stack.host]) == _shape(read_config(theirs)["auths"][stack.host])
     assert read_config(ours).keys() == read_config(theirs).keys()
     # The plaintext warning appears for the same logins (Docker prints it after the entry is saved).
     assert ("stored unencrypted" in r.err) == ("stored unencrypted" in d.err)
 
 
-@pytest.mark.parametrize(
-    "spelling", ["https://{h}", "https://{h}/", "https://{h}/v2/", "http://{h}", "{h}"]
-)
+@pytest.mark.parametrize("spelling", ["https://{h}", "https://{h}/", "https://{h}/v2/", "http://{h}", "{h}"])
 def test_same_key_for_address_forms(
     registry_basic_http: RegistryStack,
     docker_only_path: str,
@@ -86,9 +65,7 @@ def test_same_key_for_address_forms(
     """observed.md §3.3: scheme and path stripped, host[:port] is the key."""
     server = spelling.format(h=registry_basic_http.host)
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    r = regauth(
-        "login", "-u", "testuser", "--password-stdin", server, stdin="testpassword", config=ours
-    )
+    r = regauth("login", "-u", "testuser", "--password-stdin", server, stdin="testpassword", config=ours)
     d = docker(
         "login",
         "-u",
@@ -106,15 +83,7 @@ def test_same_key_for_address_forms(
 def test_docker_logs_out_what_regauth_logged_in(
     stack: RegistryStack, docker_only_path: str, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    r = regauth(
-        "login",
-        "-u",
-        stack.username,
-        "--password-stdin",
-        stack.host,
-        stdin=stack.password,
-        config=docker_config_dir,
-    )
+    r = regauth_login(stack, docker_config_dir)
     assert r.code == 0, r.err
     d = docker("logout", stack.host, path=docker_only_path, config=docker_config_dir)
     assert d.code == 0, d.err
@@ -124,16 +93,7 @@ def test_docker_logs_out_what_regauth_logged_in(
 def test_regauth_logs_out_what_docker_logged_in(
     stack: RegistryStack, docker_only_path: str, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    d = docker(
-        "login",
-        "-u",
-        stack.username,
-        "--password-stdin",
-        stack.host,
-        stdin=stack.password,
-        path=docker_only_path,
-        config=docker_config_dir,
-    )
+    d = docker_login(stack, docker_config_dir, docker_only_path)
     assert d.code == 0, d.err
     r = regauth("logout", stack.host, config=docker_config_dir)
     assert (r.code, r.out) == (0, f"Removing login credentials for {stack.host}\n")
@@ -147,16 +107,7 @@ def test_regauth_reads_dockers_login_for_relogin(
     docker_config_dir: Path,
 ) -> None:
     """Docker 28 cannot re-login without a daemon (observed.md §3.6); regauth re-validates Docker's entry."""
-    d = docker(
-        "login",
-        "-u",
-        "testuser",
-        "--password-stdin",
-        registry_basic_https.host,
-        stdin="testpassword",
-        path=docker_only_path,
-        config=docker_config_dir,
-    )
+    d = docker_login(registry_basic_https, docker_config_dir, docker_only_path)
     assert d.code == 0, d.err
     r = regauth("login", registry_basic_https.host, config=docker_config_dir)
     assert r.code == 0, r.err
@@ -170,18 +121,8 @@ def test_docker_reads_a_config_regauth_rewrote(
     docker_config_dir: Path,
 ) -> None:
     """Unknown keys kept by regauth do not bother Docker; Docker re-validates nothing here, it parses."""
-    (docker_config_dir / "config.json").write_text(
-        '{"auths": {}, "psFormat": "{{.ID}}", "x-tool": {"a": 1}}'
-    )
-    r = regauth(
-        "login",
-        "-u",
-        "testuser",
-        "--password-stdin",
-        registry_basic_http.host,
-        stdin="testpassword",
-        config=docker_config_dir,
-    )
+    (docker_config_dir / "config.json").write_text('{"auths": {}, "psFormat": "{{.ID}}", "x-tool": {"a": 1}}')
+    r = regauth_login(registry_basic_http, docker_config_dir)
     assert r.code == 0, r.err
     data = read_config(docker_config_dir)
     assert data["x-tool"] == {"a": 1} and data["psFormat"] == "{{.ID}}"
@@ -240,15 +181,7 @@ def test_skopeo_uses_what_regauth_stored(
     authfile.write_text('{"auths": {}}')
     denied = subprocess.run(inspect, capture_output=True, text=True, timeout=60)
     assert denied.returncode != 0
-    r = regauth(
-        "login",
-        "-u",
-        stack.username,
-        "--password-stdin",
-        stack.host,
-        stdin=stack.password,
-        config=docker_config_dir,
-    )
+    r = regauth_login(stack, docker_config_dir)
     assert r.code == 0, r.err
     ok = subprocess.run(inspect, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr

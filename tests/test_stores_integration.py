@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cliutil import docker, read_config, regauth, venv_path
+from tests.cliutil import docker, docker_login, read_config, regauth, regauth_login, venv_path
 from tests.support.gpg import pass_env  # noqa: F401
 from tests.support.keyring_env import secretservice_env  # noqa: F401
 from tests.support.registry import RegistryStack
@@ -56,16 +56,16 @@ def write_config(config: Path, data: dict[str, object]) -> None:
 
 @pytest.mark.parametrize("helper", ["regauth-pass", "regauth-secretservice"])
 def test_docker_uses_our_helper_and_regauth_reads_it(
-    helper: str, env_all: dict[str, str], registry_basic_http: RegistryStack, docker_config_dir: Path,
+    helper: str,
+    env_all: dict[str, str],
+    registry_basic_http: RegistryStack,
+    docker_config_dir: Path,
     docker_only_path: str,
 ) -> None:
     """Docker CLI 28 with ``credsStore: regauth-…``: docker stores, regauth reads, docker erases."""
     stack = registry_basic_http
     write_config(docker_config_dir, {"credsStore": helper})
-    d = docker(
-        "login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password,
-        path=env_all["PATH"], config=docker_config_dir, env=env_all,
-    )  # fmt: skip
+    d = docker_login(stack, docker_config_dir, env_all["PATH"], env=env_all)
     assert d.code == 0, d.err
     assert read_config(docker_config_dir)["auths"] == {stack.host: {}}
     assert helper_get(helper, stack.host, env_all) == {
@@ -81,15 +81,15 @@ def test_docker_uses_our_helper_and_regauth_reads_it(
 
 @pytest.mark.parametrize("helper", ["pass", "secretservice"])
 def test_regauth_stores_through_go_helper_docker_logs_out(
-    helper: str, env_all: dict[str, str], registry_token_http: RegistryStack, docker_config_dir: Path,
+    helper: str,
+    env_all: dict[str, str],
+    registry_token_http: RegistryStack,
+    docker_config_dir: Path,
 ) -> None:
     """observed.md §4: identity tokens go to the helper as ``<token>``; Docker erases what we stored."""
     stack = registry_token_http
     write_config(docker_config_dir, {"credsStore": helper})
-    r = regauth(
-        "login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password,
-        config=docker_config_dir, env=env_all,
-    )  # fmt: skip
+    r = regauth_login(stack, docker_config_dir, env=env_all)
     assert r.code == 0, r.err
     assert "unencrypted" not in r.err
     assert read_config(docker_config_dir) == {"auths": {stack.host: {}}, "credsStore": helper}
@@ -113,10 +113,7 @@ def test_cred_helpers_each_logout_touches_only_its_store(
     a, b, c = registry_basic_http, registry_basic_https, registry_token_http
     write_config(docker_config_dir, {"credHelpers": {a.host: "pass", b.host: "secretservice"}, "auths": {}})
     for stack in (a, b, c):
-        r = regauth(
-            "login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password,
-            config=docker_config_dir, env=env_all,
-        )  # fmt: skip
+        r = regauth_login(stack, docker_config_dir, env=env_all)
         assert r.code == 0, (stack.host, r.err)
     auths = read_config(docker_config_dir)["auths"]
     assert auths[a.host] == {} and auths[b.host] == {} and "identitytoken" in auths[c.host]
@@ -137,7 +134,9 @@ def test_cred_helpers_each_logout_touches_only_its_store(
 
 
 def test_skopeo_reads_cred_helpers_entries(
-    env_all: dict[str, str], registry_basic_https: RegistryStack, docker_config_dir: Path,
+    env_all: dict[str, str],
+    registry_basic_https: RegistryStack,
+    docker_config_dir: Path,
     tmp_path: Path,
 ) -> None:
     """observed.md §6: skopeo honours ``credHelpers`` (not ``credsStore``)."""
@@ -147,10 +146,7 @@ def test_skopeo_reads_cred_helpers_entries(
     stack = registry_basic_https
     layout = make_oci_layout(tmp_path / "oci")
     write_config(docker_config_dir, {"auths": {}, "credHelpers": {stack.host: "pass"}})
-    r = regauth(
-        "login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password,
-        config=docker_config_dir, env=env_all,
-    )  # fmt: skip
+    r = regauth_login(stack, docker_config_dir, env=env_all)
     assert r.code == 0, r.err
     env = dict(env_all, PATH=os.pathsep.join([env_all["PATH"], "/usr/bin", "/bin"]))
     push = subprocess.run(
@@ -163,7 +159,10 @@ def test_skopeo_reads_cred_helpers_entries(
 
 
 def test_detection_skips_uninitialised_pass(
-    isolated_env: object, registry_basic_http: RegistryStack, docker_config_dir: Path, tmp_path: Path,
+    isolated_env: object,
+    registry_basic_http: RegistryStack,
+    docker_config_dir: Path,
+    tmp_path: Path,
 ) -> None:
     """Docker picks pass when it is merely installed and then fails (observed.md §4); we fall back."""
     require(shutil.which("pass") is not None, "pass is not installed")
@@ -176,10 +175,7 @@ def test_detection_skips_uninitialised_pass(
         "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus",
     }
     stack = registry_basic_http
-    r = regauth(
-        "login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password,
-        config=docker_config_dir, env=env,
-    )  # fmt: skip
+    r = regauth_login(stack, docker_config_dir, env=env)
     assert r.code == 0, r.err
     assert "not initialised" in r.err
     assert "stored unencrypted" in r.err
@@ -188,13 +184,12 @@ def test_detection_skips_uninitialised_pass(
 
 
 def test_detection_picks_working_pass_and_persists_it(
-    env_all: dict[str, str], registry_basic_http: RegistryStack, docker_config_dir: Path,
+    env_all: dict[str, str],
+    registry_basic_http: RegistryStack,
+    docker_config_dir: Path,
 ) -> None:
     stack = registry_basic_http
-    r = regauth(
-        "login", "-u", stack.username, "--password-stdin", stack.host, stdin=stack.password,
-        config=docker_config_dir, env=env_all,
-    )  # fmt: skip
+    r = regauth_login(stack, docker_config_dir, env=env_all)
     assert r.code == 0, r.err
     assert read_config(docker_config_dir) == {"auths": {stack.host: {}}, "credsStore": "pass"}
     assert "unencrypted" not in r.err

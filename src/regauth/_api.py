@@ -12,7 +12,7 @@ from pathlib import Path
 from ._address import logout_keys, matching_keys, normalise
 from ._config import ConfigFile, config_path, entry_credentials, load, update
 from ._errors import StoreError, TransportError, UsageError
-from ._record import field, record
+from ._record import record
 from ._settings import load_settings
 from ._types import Credentials
 from .stores.file import file_entry, find_entry_key, marker_entry
@@ -20,6 +20,7 @@ from .stores.resolve import StoreChoice, choose_store, detect_default_store, ope
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from ._flow import LoginResult
     from ._transport import TransportOptions
 
 __all__ = [
@@ -68,13 +69,6 @@ class LogoutOutcome:
         return not self.errors
 
 
-@record
-class _Verified:
-    identity_token: str | None
-    verified: bool
-    endpoint: str = field(default="")
-
-
 def _transport_options(
     tls_verify: bool | None, cert_dir: PathLike | None, timeout: float
 ) -> TransportOptions:
@@ -97,7 +91,7 @@ def verify(
     cert_dir: PathLike | None = None,
     scopes: Sequence[str] = (),
     timeout: float = 15.0,
-) -> _Verified:
+) -> LoginResult:
     """Run the registry handshake for ``key`` with ``creds`` on each allowed endpoint in turn.
 
     Raises AuthError when refused, TransportError when no endpoint could be reached.
@@ -114,12 +108,8 @@ def verify(
         except TransportError as exc:
             failures.append(str(exc))
             continue
-        return _Verified(result.identity_token, result.verified, endpoint.url)
+        return result
     raise TransportError(failures[-1] if len(failures) == 1 else "; ".join(failures))
-
-
-def _config_file(config: PathLike | None) -> Path:
-    return config_path(config)
 
 
 def login(
@@ -145,7 +135,7 @@ def login(
         StoreError: the credential store failed to save.
     """
     key = normalise(server)
-    path = _config_file(config)
+    path = config_path(config)
     load(path)  # strict: a broken file fails before any network traffic
     if identity_token:
         creds = Credentials(username=username, identity_token=identity_token, server=key)
@@ -220,7 +210,7 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
     the store each one maps to.  A helper that fails keeps its ``auths`` marker.
     """
     key = normalise(server)
-    path = _config_file(config)
+    path = config_path(config)
     removed: list[str] = []
     errors: list[str] = []
 
@@ -290,7 +280,7 @@ def docker_config_credentials(
     Raises ConfigError for a broken config.json and HelperError when the helper fails.
     """
     key = normalise(server)
-    path = _config_file(config)
+    path = config_path(config)
     cfg = load(path)
     found = find_entry_key(cfg, key)
     base = (

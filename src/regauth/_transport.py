@@ -80,11 +80,6 @@ class Endpoint:
     verify: bool
     host_dir: str  # the certs.d sub-directory name, "host[:port]"
 
-    @property
-    def secure(self) -> bool:
-        """True for verified HTTPS."""
-        return self.url.startswith("https://") and self.verify
-
 
 def default_cert_dirs() -> tuple[Path, ...]:
     """Docker's certs.d roots for this platform (docker-behaviour.md §2 TLS)."""
