@@ -249,16 +249,16 @@ def test_entry_credentials() -> None:
 def test_config_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """docker-behaviour.md §3: --config > $DOCKER_CONFIG > ~/.docker."""
     env = {"DOCKER_CONFIG": str(tmp_path / "env")}
-    assert config_dir(tmp_path / "flag", env) == tmp_path / "flag"
-    assert config_dir(None, env) == tmp_path / "env"
-    assert config_dir("", env) == tmp_path / "env"
+    assert Path(config_dir(tmp_path / "flag", env)) == tmp_path / "flag"
+    assert Path(config_dir(None, env)) == tmp_path / "env"
+    assert Path(config_dir("", env)) == tmp_path / "env"
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))
-    assert config_dir(None, {}) == tmp_path / "home" / ".docker"
-    assert config_dir(None, {"DOCKER_CONFIG": ""}) == tmp_path / "home" / ".docker"
+    assert Path(config_dir(None, {})) == tmp_path / "home" / ".docker"
+    assert Path(config_dir(None, {"DOCKER_CONFIG": ""})) == tmp_path / "home" / ".docker"
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "real-env"))
-    assert config_dir() == tmp_path / "real-env"
-    assert config_path(None, env) == tmp_path / "env" / "config.json"
+    assert Path(config_dir()) == tmp_path / "real-env"
+    assert Path(config_path(None, env)) == tmp_path / "env" / "config.json"
 
 
 # --------------------------------------------------------------------------- save procedure
@@ -282,7 +282,7 @@ def test_new_file_0600_dirs_0700_whatever_the_umask(tmp_path: Path, umask: str) 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "a" / "b").stat().st_mode) == 0o700
-    assert stat.S_IMODE(lock_path_for(path).stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(lock_path_for(path)).st_mode) == 0o600
     assert load(path).auths() == {"h:1": {"auth": "dTpw"}}
 
 
@@ -334,7 +334,7 @@ def test_symlink_kept_and_target_replaced(tmp_path: Path) -> None:
     assert link.is_symlink()
     assert "h" in json.loads(target.read_text())["auths"]
     assert not list(link_dir.glob("*.tmp-*")) and not list(real_dir.glob("*.tmp-*"))
-    assert lock_path_for(link) == real_dir / "actual.json.lock"
+    assert lock_path_for(link) == str(real_dir / "actual.json.lock")
 
 
 @posix_only
@@ -383,7 +383,7 @@ def test_lock_timeout_message(tmp_path: Path) -> None:
         assert 0.25 < time.monotonic() - start < 5
     message = str(info.value)
     assert "timed out after 0.3s waiting for the lock" in message
-    assert str(lock_path_for(path)) in message and "\n" not in message
+    assert lock_path_for(path) in message and "\n" not in message
     assert not path.exists()
 
 

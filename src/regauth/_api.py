@@ -6,20 +6,20 @@ Rule: no printing and no prompting here; the CLI is a thin shell over these func
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from pathlib import Path
 
 from ._address import logout_keys, matching_keys, normalise
 from ._config import ConfigFile, config_path, entry_credentials, load, update
 from ._errors import StoreError, TransportError, UsageError
 from ._record import record
-from ._settings import load_settings
 from ._types import Credentials
 from .stores.file import file_entry, find_entry_key, marker_entry
 from .stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from ._flow import LoginResult
     from ._transport import TransportOptions
 
@@ -47,12 +47,19 @@ class LoginOutcome:
     server: str
     username: str
     store: str
-    config_path: Path
+    config_file: str
     verified: bool
     identity_token: bool
     plaintext: bool
     detected_store: str | None = None
     rejected_defaults: tuple[str, ...] = ()
+
+    @property
+    def config_path(self) -> Path:
+        """``config_file`` as a Path (the config.json the login used)."""
+        from pathlib import Path
+
+        return Path(self.config_file)
 
 
 @record
@@ -72,12 +79,13 @@ class LogoutOutcome:
 def _transport_options(
     tls_verify: bool | None, cert_dir: PathLike | None, timeout: float
 ) -> TransportOptions:
+    from ._settings import load_settings
     from ._transport import TransportOptions
 
     settings = load_settings()
     return TransportOptions(
         tls_verify=tls_verify,
-        cert_dir=Path(cert_dir) if cert_dir is not None else None,
+        cert_dir=os.fspath(cert_dir) if cert_dir is not None else None,
         insecure_registries=settings.insecure_registries,
         timeout=timeout,
     )
@@ -194,7 +202,7 @@ def login(
         server=key,
         username=final.username,
         store=choice.name,
-        config_path=path,
+        config_file=path,
         verified=checked.verified,
         identity_token=bool(token),
         plaintext=choice.helper is None and bool(final.password),

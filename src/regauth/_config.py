@@ -17,16 +17,11 @@ Decisions:
 from __future__ import annotations
 
 import binascii
-import contextlib
 import errno
-import json
-import math
 import os
-import re
 import stat
 import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from _json import encode_basestring, make_scanner
 
 from ._errors import ConfigError
 from ._lock import LockUnavailableError, file_lock
@@ -34,7 +29,12 @@ from ._types import Credentials
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any
+
+# Import cost (issue 6): a logout must not pay for ``json`` (it pulls ``re`` and ``enum``: ~17 ms
+# here), ``pathlib``, ``contextlib`` or ``collections``.  The C halves of ``json`` (``_json``) do
+# the work; paths are ``str``.
 
 __all__ = [
     "CONFIG_FILENAME",
@@ -53,6 +53,7 @@ __all__ = [
 CONFIG_FILENAME = "config.json"
 MAX_CONFIG_SIZE = 16 * 1024 * 1024
 TEMP_INFIX = ".tmp-"
+_INFINITY = float("inf")
 _ENTRY_STRING_FIELDS = ("auth", "identitytoken", "registrytoken")
 
 
@@ -61,22 +62,22 @@ _ENTRY_STRING_FIELDS = ("auth", "identitytoken", "registrytoken")
 
 def config_dir(
     override: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
-) -> Path:
+) -> str:
     """The config directory: ``--config DIR`` > ``$DOCKER_CONFIG`` > ``~/.docker``."""
     if override is not None and os.fspath(override) != "":
-        return Path(override)
+        return os.fspath(override)
     env = os.environ if environ is None else environ
     value = env.get("DOCKER_CONFIG", "")
     if value:
-        return Path(value)
-    return Path.home() / ".docker"
+        return value
+    return os.path.join(os.path.expanduser("~"), ".docker")
 
 
 def config_path(
     override: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
-) -> Path:
-    """``config_dir(...) / "config.json"``."""
-    return config_dir(override, environ) / CONFIG_FILENAME
+) -> str:
+    """``config_dir(...)/config.json``."""
+    return os.path.join(config_dir(override, environ), CONFIG_FILENAME)
 
 
 # --------------------------------------------------------------------------- auth field
@@ -178,19 +179,29 @@ _GO_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
-_GO_ESCAPE_RE = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
-#: ``json.dumps(value, ensure_ascii=False)`` for one string, without the encoder object per call
-_quote: Callable[[str], str] = json.encoder.encode_basestring
+#: ``json.dumps(value, ensure_ascii=False)`` for one string (the C function ``json`` itself uses)
+_quote: Callable[[str], str] = encode_basestring
 
 
-def _go_escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _GO_ESCAPES.get(char) or f"\\u{ord(char):04x}"  # lone surrogates stay escapes
+def _go_escape(text: str) -> str:
+    """Apply Go's extra escapes (``<``, ``>``, ``&``, U+2028, U+2029; lone surrogates) to JSON text."""
+    if text.isascii() and "<" not in text and ">" not in text and "&" not in text:
+        return text  # the usual case: four C scans
+    out: list[str] = []
+    for char in text:
+        code = ord(char)
+        if char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif 0xD800 <= code <= 0xDFFF:  # a lone surrogate stays an escape
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _string(value: str) -> str:
     """One JSON string as Docker writes it (JSON escapes, then Go's ``<``, ``>``, ``&``... escapes)."""
-    return _GO_ESCAPE_RE.sub(_go_escape, _quote(value))
+    return _go_escape(_quote(value))
 
 
 def _encode(value: Any, level: int, out: list[str]) -> None:
@@ -210,11 +221,9 @@ def _encode(value: Any, level: int, out: list[str]) -> None:
     elif isinstance(value, int):
         out.append(str(int(value)))
     elif isinstance(value, float):
-        if not math.isfinite(value):
+        if value != value or value in (_INFINITY, -_INFINITY):
             raise ValueError("NaN and Infinity cannot be written to JSON")
         out.append(repr(value))
-    elif isinstance(value, Mapping):
-        _encode_object(value, level, out)
     elif isinstance(value, (list, tuple)):
         if not value:
             out.append("[]")
@@ -227,7 +236,11 @@ def _encode(value: Any, level: int, out: list[str]) -> None:
             separator = "," + inner
         out.append("\n" + "\t" * level + "]")
     else:
-        raise TypeError(f"cannot write a {type(value).__name__} to JSON")
+        from collections.abc import Mapping  # another mapping type: rare, so imported here
+
+        if not isinstance(value, Mapping):
+            raise TypeError(f"cannot write a {type(value).__name__} to JSON")
+        _encode_object(value, level, out)
 
 
 def _encode_object(value: Mapping[str, Any], level: int, out: list[str]) -> None:
@@ -279,10 +292,7 @@ def dumps(data: Mapping[str, Any]) -> str:
     """
     out: list[str] = []
     _encode(data, 0, out)
-    text = "".join(out)
-    if text.isascii() and "<" not in text and ">" not in text and "&" not in text:
-        return text  # nothing to escape: four C scans instead of the regex over 500 kB
-    return _GO_ESCAPE_RE.sub(_go_escape, text)
+    return _go_escape("".join(out))
 
 
 class _DuplicateKeyError(ValueError):
@@ -304,14 +314,38 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _ScanContext:
+    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder``: our hooks, strict mode."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = staticmethod(_pairs_hook)
+    parse_float = _Number
+    parse_int = _Integer
+    parse_constant = staticmethod(_reject_constant)
+
+
+_scan = make_scanner(_ScanContext())  # type: ignore[arg-type]  # duck-typed like JSONDecoder
+_WHITESPACE = " \t\n\r"
+
+
 def _parse(text: str) -> Any:
-    return json.loads(
-        text,
-        object_pairs_hook=_pairs_hook,
-        parse_float=_Number,
-        parse_int=_Integer,
-        parse_constant=_reject_constant,
-    )
+    """``json.loads(text, ...)`` with our hooks, by the C scanner ``json.loads`` itself uses.
+
+    Raises ValueError; on malformed JSON, ``json.JSONDecodeError`` (``json`` is imported then only,
+    for its exact message).
+    """
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration:
+        value, end = None, -1
+    if end < 0 or text[end:].strip(_WHITESPACE):
+        import json
+
+        json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+        raise ValueError("invalid JSON")  # pragma: no cover - json.loads raised above
+    return value
 
 
 # --------------------------------------------------------------------------- the snapshot
@@ -325,13 +359,15 @@ class ConfigFile:
 
     __slots__ = ("data", "exists", "path")
 
-    def __init__(self, path: Path, data: dict[str, Any] | None = None, exists: bool = False) -> None:
-        self.path = path
+    def __init__(
+        self, path: str | os.PathLike[str], data: dict[str, Any] | None = None, exists: bool = False
+    ) -> None:
+        self.path = os.fspath(path)
         self.data: dict[str, Any] = {} if data is None else data
         self.exists = exists
 
     def __repr__(self) -> str:
-        return f"ConfigFile(path={str(self.path)!r}, exists={self.exists}, keys={list(self.data)!r})"
+        return f"ConfigFile(path={self.path!r}, exists={self.exists}, keys={list(self.data)!r})"
 
     def auths(self) -> dict[str, dict[str, Any]]:
         """The live ``auths`` object (created, as the first key, when absent)."""
@@ -454,7 +490,7 @@ def _problem(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def _read_bytes(path: Path) -> bytes | None:
+def _read_bytes(path: str) -> bytes | None:
     """The file's bytes, or None when it does not exist (a dangling symlink counts as missing)."""
     try:
         info = os.stat(path)
@@ -512,14 +548,13 @@ def _parse_bytes(raw: bytes) -> dict[str, Any]:
         raise ValueError("file is empty" if not text else "file holds only whitespace")
     try:
         data = _parse(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"invalid JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    except ValueError as exc:
+        if type(exc).__name__ != "JSONDecodeError":  # duplicate keys, NaN/Infinity
+            raise ValueError(f"invalid JSON: {exc}") from None
+        msg, line, column = (getattr(exc, name) for name in ("msg", "lineno", "colno"))
+        raise ValueError(f"invalid JSON: {msg.removesuffix(' at')} at line {line} column {column}") from None
     except RecursionError:
         raise ValueError("invalid JSON: nested too deeply") from None
-    except ValueError as exc:  # duplicate keys, NaN/Infinity
-        raise ValueError(f"invalid JSON: {exc}") from None
     global _last_valid
     if raw != _last_valid:  # validation is a pure function of the bytes: once per content
         _validate(data)
@@ -527,7 +562,7 @@ def _parse_bytes(raw: bytes) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
-def _load(path: Path) -> tuple[ConfigFile, bytes | None]:
+def _load(path: str) -> tuple[ConfigFile, bytes | None]:
     try:
         raw = _read_bytes(path)
         if raw is None:
@@ -538,32 +573,35 @@ def _load(path: Path) -> tuple[ConfigFile, bytes | None]:
     return ConfigFile(path, data, exists=True), raw
 
 
-def load(path: Path) -> ConfigFile:
+def load(path: str | os.PathLike[str]) -> ConfigFile:
     """Load ``path`` strictly; a missing file is an empty ``ConfigFile(exists=False)``.
 
     Any other problem raises :class:`ConfigError` with one line ``<path>: <problem>`` and no secret.
     """
-    return _load(Path(path))[0]
+    return _load(os.fspath(path))[0]
 
 
 # --------------------------------------------------------------------------- save
 
 
-def _make_dirs(directory: Path) -> None:
+def _make_dirs(directory: str) -> None:
     """``MkdirAll(directory, 0700)``: every missing level created 0700; existing ones untouched."""
-    missing: list[Path] = []
+    missing: list[str] = []
     current = directory
-    while not current.exists():
+    while not os.path.exists(current):
         missing.append(current)
-        if current.parent == current:
+        parent = os.path.dirname(current)
+        if parent == current or not parent:
             break
-        current = current.parent
+        current = parent
     for level in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(level, 0o700)
+        except FileExistsError:
+            pass
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: str) -> None:
     if sys.platform == "win32":  # pragma: no cover - directories cannot be opened there
         return
     try:
@@ -571,34 +609,38 @@ def _fsync_dir(directory: Path) -> None:
     except OSError:
         return
     try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
+        os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
 
-def _clean_stale_temps(directory: Path, name: str) -> None:
+def _clean_stale_temps(directory: str, name: str) -> None:
     """Remove temp files left by killed writers (they may hold credentials; they never block).
 
     Called under the lock, after our own rename: writers create temp files only while holding the
     lock, so every temp file still there belongs to a writer that died.
     """
     prefix = name + TEMP_INFIX
-    with contextlib.suppress(OSError), os.scandir(directory) as entries:
-        for entry in entries:
-            if not entry.name.startswith(prefix):
-                continue
-            with contextlib.suppress(OSError):
-                info = entry.stat(follow_symlinks=False)
-                if stat.S_ISREG(info.st_mode):
-                    os.unlink(entry.path)
+    try:
+        with os.scandir(directory) as entries:
+            stale = [entry for entry in entries if entry.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in stale:
+        try:
+            if stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
-def _write_atomic(path: Path, content: bytes) -> None:
+def _write_atomic(path: str, content: bytes) -> None:
     """Docker's save procedure plus fsync; ConfigError naming ``path``, the old file intact."""
-    target = Path(os.path.realpath(path))
-    directory = target.parent
-    temp = directory / f"{target.name}{TEMP_INFIX}{os.urandom(8).hex()}"  # secrets.token_hex(8)
+    target = os.path.realpath(path)
+    directory, name = os.path.split(target)
+    temp = os.path.join(directory, f"{name}{TEMP_INFIX}{os.urandom(8).hex()}")  # secrets.token_hex(8)
     fd = -1
     try:
         _make_dirs(directory)
@@ -618,31 +660,39 @@ def _write_atomic(path: Path, content: bytes) -> None:
         if old is not None and stat.S_ISREG(old.st_mode) and hasattr(os, "fchmod"):
             os.fchmod(fd, stat.S_IMODE(old.st_mode))
             if hasattr(os, "fchown") and old.st_uid > 0 and old.st_gid > 0:
-                with contextlib.suppress(OSError):  # as Docker: not permitted -> the writer owns it
+                try:
                     os.fchown(fd, old.st_uid, old.st_gid)
+                except OSError:  # as Docker: not permitted -> the writer owns it
+                    pass
         os.close(fd)
         fd = -1
         os.replace(temp, target)
     except OSError as exc:
         if fd >= 0:
             os.close(fd)
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(temp)
+        except OSError:
+            pass
         raise ConfigError(f"{path}: cannot write: {_problem(exc)}", str(path)) from None
     _fsync_dir(directory)
-    _clean_stale_temps(directory, target.name)
+    _clean_stale_temps(directory, name)
 
 
-def update(path: Path, change: Callable[[ConfigFile], bool], *, lock_timeout: float = 30.0) -> bool:
+def update(
+    path: str | os.PathLike[str], change: Callable[[ConfigFile], bool], *, lock_timeout: float = 30.0
+) -> bool:
     """Read-modify-write ``path`` under its lock; return what ``change`` returned.
 
     Takes the lock, re-reads strictly under it, calls ``change(cfg)`` (it mutates ``cfg`` and
     returns True if it changed something) and, if so, saves atomically, unless the new text is
     byte-identical to the file.  Never writes when the load fails.  Raises :class:`ConfigError`.
     """
-    path = Path(path)
-    with contextlib.suppress(OSError):  # the lock file lives beside the real file
-        _make_dirs(Path(os.path.realpath(path)).parent)
+    path = os.fspath(path)
+    try:  # the lock file lives beside the real file
+        _make_dirs(os.path.dirname(os.path.realpath(path)))
+    except OSError:
+        pass
     try:
         with file_lock(path, lock_timeout):
             cfg, raw = _load(path)

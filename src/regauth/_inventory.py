@@ -12,7 +12,6 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from ._address import normalise
@@ -128,7 +127,7 @@ def _const(creds: Credentials | None) -> Callable[[], Credentials | None]:
     return lambda: creds
 
 
-def _config_rows(path: Path) -> list[_Row]:
+def _config_rows(path: str) -> list[_Row]:
     try:
         cfg = load(path)
     except ConfigError as exc:
@@ -337,7 +336,7 @@ def status(
 # --------------------------------------------------------------------------- logout --all
 
 
-def _logout_config(path: Path, removed: list[str], errors: list[str]) -> None:
+def _logout_config(path: str, removed: list[str], errors: list[str]) -> None:
     def change(cfg: ConfigFile) -> bool:
         removed.clear()
         errors.clear()

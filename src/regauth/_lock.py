@@ -7,15 +7,16 @@ file is created 0600 and never unlinked (unlinking races with a process that jus
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 from ._errors import ConfigError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING (start-up time, issue 6); no contextlib/pathlib either
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = ["LOCK_SUFFIX", "LockUnavailableError", "file_lock", "lock_path_for"]
 
@@ -34,8 +35,10 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 
     def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
-        with contextlib.suppress(OSError):
+        try:
             msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        except OSError:
+            pass
 
 else:
     import fcntl
@@ -50,8 +53,10 @@ else:
         return True
 
     def _unlock(fd: int) -> None:
-        with contextlib.suppress(OSError):
+        try:
             fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
 
 
 class LockUnavailableError(ConfigError):
@@ -62,13 +67,12 @@ class LockUnavailableError(ConfigError):
         self.reason = reason
 
 
-def lock_path_for(path: Path) -> Path:
+def lock_path_for(path: str | os.PathLike[str]) -> str:
     """The lock file guarding ``path``: ``<resolved path>.lock`` beside the real file."""
-    real = Path(os.path.realpath(path))
-    return real.with_name(real.name + LOCK_SUFFIX)
+    return os.path.realpath(path) + LOCK_SUFFIX
 
 
-def _open_lock_file(lock: Path) -> int:
+def _open_lock_file(lock: str) -> int:
     flags = os.O_RDWR | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
     try:
         fd = os.open(lock, flags | os.O_CREAT | os.O_EXCL, 0o600)
@@ -76,40 +80,59 @@ def _open_lock_file(lock: Path) -> int:
         return os.open(lock, flags)
     # The umask must not change it; Windows has no mode bits to set.
     if hasattr(os, "fchmod"):
-        with contextlib.suppress(OSError):
+        try:
             os.fchmod(fd, 0o600)
+        except OSError:
+            pass
     return fd
 
 
-@contextlib.contextmanager
-def file_lock(path: Path, timeout: float = 30.0) -> Iterator[Path]:
+class file_lock:  # used like the function it was: ``with file_lock(path):``
     """Hold the exclusive lock guarding ``path`` (see :func:`lock_path_for`) for the ``with`` block.
 
     Polls with a short back-off; raises :class:`ConfigError` after ``timeout`` seconds, and
-    :class:`LockUnavailableError` when the lock file cannot be opened.  Yields the lock file's path.
+    :class:`LockUnavailableError` when the lock file cannot be opened.  ``with`` yields the lock
+    file's path.
     """
-    lock = lock_path_for(path)
-    try:
-        fd = _open_lock_file(lock)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise LockUnavailableError(
-            f"{path}: cannot open the lock file {lock}: {reason}", str(path), reason
-        ) from None
-    try:
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while not _try_lock(fd):
-            now = time.monotonic()
-            if now >= deadline:
-                raise ConfigError(
-                    f"{path}: timed out after {timeout:g}s waiting for the lock {lock}", str(path)
-                )
-            time.sleep(min(delay, max(deadline - now, 0.0)))
-            delay = min(delay * 2, 0.05)
+
+    __slots__ = ("_fd", "lock", "path", "timeout")
+
+    def __init__(self, path: str | os.PathLike[str], timeout: float = 30.0) -> None:
+        self.path = os.fspath(path)
+        self.timeout = timeout
+        self.lock = lock_path_for(path)
+        self._fd = -1
+
+    def __enter__(self) -> str:
+        path, lock, timeout = self.path, self.lock, self.timeout
         try:
-            yield lock
-        finally:
+            fd = _open_lock_file(lock)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise LockUnavailableError(
+                f"{path}: cannot open the lock file {lock}: {reason}", path, reason
+            ) from None
+        try:
+            deadline = time.monotonic() + timeout
+            delay = 0.001
+            while not _try_lock(fd):
+                now = time.monotonic()
+                if now >= deadline:
+                    message = f"{path}: timed out after {timeout:g}s waiting for the lock {lock}"
+                    raise ConfigError(message, path)
+                time.sleep(min(delay, max(deadline - now, 0.0)))
+                delay = min(delay * 2, 0.05)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return lock
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        fd, self._fd = self._fd, -1
+        try:
             _unlock(fd)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)

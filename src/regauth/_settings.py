@@ -6,14 +6,15 @@ Location: ``$REGAUTH_SETTINGS``, else ``$XDG_CONFIG_HOME/regauth/settings.json``
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Mapping
-from pathlib import Path
 
 from ._errors import ConfigError
 from ._record import record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING; nor json/pathlib at import (start-up time, issue 6)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["Settings", "load_settings", "settings_path"]
 
@@ -25,26 +26,29 @@ class Settings:
     insecure_registries: tuple[str, ...] = ()
 
 
-def settings_path(environ: Mapping[str, str] | None = None) -> Path:
+def settings_path(environ: Mapping[str, str] | None = None) -> str:
     """Where the settings file is looked for."""
     env = os.environ if environ is None else environ
     if env.get("REGAUTH_SETTINGS"):
-        return Path(env["REGAUTH_SETTINGS"])
+        return env["REGAUTH_SETTINGS"]
     if sys.platform == "win32" and env.get("APPDATA"):
-        return Path(env["APPDATA"]) / "regauth" / "settings.json"
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "regauth" / "settings.json"
+        return os.path.join(env["APPDATA"], "regauth", "settings.json")
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "regauth", "settings.json")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file; ConfigError (one line naming the file) when it is broken."""
     path = settings_path(environ)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
     except FileNotFoundError:
         return Settings()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", str(path)) from None
+    import json  # only when the file exists
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

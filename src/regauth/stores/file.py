@@ -6,8 +6,7 @@ Source: docker-behaviour.md §3-§4.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+import os
 
 from .._address import matching_keys
 from .._config import ConfigFile, encode_auth, entry_credentials, load, update
@@ -15,6 +14,7 @@ from .._types import Credentials
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 __all__ = ["FileStore", "file_entry", "find_entry_key", "marker_entry"]
@@ -52,11 +52,11 @@ def find_entry_key(cfg: ConfigFile, key: str) -> str | None:
 class FileStore:
     """Store credentials in the ``auths`` section of one ``config.json``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
 
     def __repr__(self) -> str:
-        return f"FileStore({str(self.path)!r})"
+        return f"FileStore({self.path!r})"
 
     def get(self, server: str) -> Credentials | None:
         """The entry for ``server`` (exact key, else a legacy spelling), or None."""

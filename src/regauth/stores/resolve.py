@@ -1,16 +1,15 @@
 """Which store holds a registry's credentials: ``credHelpers`` → ``credsStore`` → file; default detection.
 
 Rule: choose like Docker, but pick a default helper only if it can actually serve (viability, not
-presence on PATH).  ``subprocess`` and ``shutil`` are imported only where a probe runs (logout and
-get never pay for them).  Sources: docker-behaviour.md §3 "Default store detection", §4; observed.md §4.
+presence on PATH).  ``subprocess`` is imported only where a probe runs (logout and get never pay
+for it); ``shutil`` and ``pathlib`` not at all on POSIX (start-up time, issue 6).
+Sources: docker-behaviour.md §3 "Default store detection", §4; observed.md §4.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from .._config import ConfigFile
 from .._errors import ConfigError
@@ -19,6 +18,8 @@ from .file import FileStore
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from ._protocol import Store
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "StoreChoice",
     "choose_store",
     "detect_default_store",
+    "find_program",
     "open_store",
 ]
 
@@ -74,7 +76,9 @@ def helper_timeout(environ: Mapping[str, str] | None = None) -> float:
     return value
 
 
-def open_store(choice: StoreChoice, config_path: Path, *, timeout: float | None = None) -> Store:
+def open_store(
+    choice: StoreChoice, config_path: str | os.PathLike[str], *, timeout: float | None = None
+) -> Store:
     """The Store object for a choice; helper calls time out after ``timeout`` (see helper_timeout)."""
     if choice.helper is None:
         return FileStore(config_path)
@@ -90,11 +94,11 @@ def open_store(choice: StoreChoice, config_path: Path, *, timeout: float | None 
 def _pass_viable(environ: Mapping[str, str], which: Callable[[str], str | None]) -> str | None:
     if not which("pass") or not which("docker-credential-pass"):
         return "pass or docker-credential-pass not on PATH"
-    store_dir = Path(environ.get("PASSWORD_STORE_DIR") or Path.home() / ".password-store")
-    gpg_id = store_dir / ".gpg-id"
+    store_dir = environ.get("PASSWORD_STORE_DIR") or os.path.join(os.path.expanduser("~"), ".password-store")
     try:
-        ids = [line.strip() for line in gpg_id.read_text().splitlines() if line.strip()]
-    except OSError:
+        with open(os.path.join(store_dir, ".gpg-id")) as fh:
+            ids = [line.strip() for line in fh.read().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
         return f"password store {store_dir} is not initialised (no .gpg-id; run 'pass init')"
     gpg = which("gpg") or which("gpg2")
     if not ids or gpg is None:
@@ -148,13 +152,11 @@ def detect_default_store(
 ) -> tuple[str | None, list[str]]:
     """The default helper for a config with no ``auths``, ``credsStore`` or ``credHelpers``.
 
-    ``which`` defaults to ``shutil.which``.
+    ``which`` defaults to :func:`find_program` (``shutil.which``).
     Returns (helper or None for the file store, reasons each rejected candidate cannot serve).
     """
     if which is None:
-        import shutil
-
-        which = shutil.which
+        which = find_program
     env = os.environ if environ is None else environ
     reasons: list[str] = []
     for name in DEFAULT_CANDIDATES.get(platform, DEFAULT_CANDIDATES["linux"]):
@@ -163,3 +165,16 @@ def detect_default_store(
             return name, reasons
         reasons.append(f"{name}: {why}")
     return None, reasons
+
+
+def find_program(name: str) -> str | None:
+    """``shutil.which(name)``; on POSIX without importing ``shutil`` (it pulls in bz2, lzma...)."""
+    if sys.platform == "win32":  # PATHEXT and the current directory: shutil knows the rules
+        import shutil
+
+        return shutil.which(name)
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
