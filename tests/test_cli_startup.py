@@ -13,6 +13,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from regauth import _cli_extra
 from regauth._completion import describe
@@ -146,10 +148,23 @@ def test_help_width_follows_columns() -> None:
     assert max(len(line) for line in proc.stdout.splitlines()) <= 48
 
 
-@pytest.mark.parametrize(
-    "argv", [["logout"], ["logout", "h.example"], ["logout", ""], ["logout", "HTTPS://H.example/v2/"]]
-)
-def test_quick_logout_args_are_argparse_args(argv: list[str]) -> None:
+QUICK_ARGV = [
+    ["logout"], ["logout", "h.example"], ["logout", ""], ["logout", "HTTPS://H.example/v2/"],
+    ["-D", "logout"], ["--config", "/c", "logout", "h"], ["--config=/c", "-D", "logout"],
+    ["login"], ["login", "h.example"], ["login", "-u", "me", "--password-stdin", "h.example"],
+    ["login", "--username", "me", "--password-stdin", "h.example:5000"],
+    ["login", "--username=me", "--password=pw", "h"], ["login", "h", "-u", "me", "-p", "pw"],
+    ["login", "-u", "", "--password-stdin"], ["login", "--identity-token-stdin", "-u", "x", "h"],
+    ["login", "--scope", "repository:a/b:pull", "--scope=repository:c:pull", "h"],
+    ["login", "--tls-verify=false", "--cert-dir", "/d", "--timeout", "2.5", "h"],
+    ["login", "--tls-verify=TRUE", "--timeout=1e1", "h"], ["login", "-u", "a", "-u", "b", "h"],
+    ["--config", "/c", "login", "-u", "me", "--password-stdin", "h"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", QUICK_ARGV)
+def test_quick_args_are_argparse_args(argv: list[str]) -> None:
+    """The usual login/logout argv skip argparse and give exactly its namespace (issue 6)."""
     quick = _quick_args(argv)
     assert quick is not None
     assert vars(quick) == vars(_build_parser().parse_args(argv))
@@ -157,11 +172,38 @@ def test_quick_logout_args_are_argparse_args(argv: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["logout", "-x"], ["logout", "-"], ["logout", "a", "b"], ["logout", "--all"], ["-D", "logout"],
-     ["login"], ["logout", "--", "x"], ["logou"]],
+    [[], ["logout", "-x"], ["logout", "-"], ["logout", "a", "b"], ["logout", "--all"], ["-D"],
+     ["logout", "--", "x"], ["logou"], ["login", "a", "b"], ["login", "--user", "me"],
+     ["login", "-u"], ["login", "-u", "-p"], ["login", "--tls-verify"], ["login", "--tls-verify", "h"],
+     ["login", "--tls-verify=maybe"], ["login", "--timeout", "soon"], ["login", "-h"],
+     ["login", "--", "h"], ["login", "-u=me"], ["login", "--password-stdin=1"], ["--config", "logout"],
+     ["--config", "-D", "logout"], ["login", "--config", "/c"], ["--version"], ["status"]],
 )  # fmt: skip
 def test_quick_args_leaves_the_rest_to_argparse(argv: list[str]) -> None:
     assert _quick_args(argv) is None
+
+
+_ARGV_TOKENS = st.sampled_from(
+    ["login", "logout", "h", "h.example:5000", "", "-", "--", "-u", "-p", "--username", "--username=",
+     "--username=me", "--password", "--password=pw", "--password-stdin", "--identity-token-stdin",
+     "--scope", "--scope=s", "--tls-verify", "--tls-verify=no", "--tls-verify=x", "--cert-dir",
+     "--timeout", "--timeout=3", "7", "-1", "nan", "--config", "--config=/c", "-D", "--debug", "--all",
+     "-h", "--user", "-uX", "me"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ARGV_TOKENS, max_size=7))
+def test_quick_args_never_disagree_with_argparse(argv: list[str]) -> None:
+    """Whatever argv the quick path accepts, argparse accepts too, with the same namespace."""
+    quick = _quick_args(argv)
+    if quick is None:
+        return
+    try:
+        parsed = _build_parser().parse_args(argv)
+    except (UsageError, SystemExit) as exc:
+        raise AssertionError(f"quick path accepted {argv!r}, argparse refused it: {exc}") from None
+    assert vars(quick) == vars(parsed)
 
 
 def test_logout_imports_no_parser(tmp_path: object) -> None:

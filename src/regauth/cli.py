@@ -200,7 +200,7 @@ def _report_login(outcome: object) -> None:
     if not outcome.verified:
         _warn(f"WARNING! {outcome.server} asked for no credentials: they were stored but not verified.")
     if outcome.plaintext:
-        _plaintext_warning(outcome.config_path)
+        _plaintext_warning(outcome.config_file)
     print("Login Succeeded")
 
 
@@ -326,15 +326,115 @@ class _Args:
         self.__dict__.update(values)
 
 
+_LOGIN_DEFAULTS: dict[str, object] = {
+    "server": None,
+    "username": None,
+    "password": None,
+    "password_stdin": False,
+    "identity_token_stdin": False,
+    "tls_verify": None,
+    "cert_dir": None,
+    "timeout": 15.0,
+}
+#: login's options that take a value: flag -> attribute
+_LOGIN_VALUES = {
+    "-u": "username",
+    "--username": "username",
+    "-p": "password",
+    "--password": "password",
+    "--scope": "scope",
+    "--cert-dir": "cert_dir",
+    "--timeout": "timeout",
+    "--tls-verify": "tls_verify",
+}
+_LOGIN_SWITCHES = {"--password-stdin": "password_stdin", "--identity-token-stdin": "identity_token_stdin"}
+
+
+def _quick_login(values: dict[str, object], arguments: list[str]) -> bool:
+    """Fill ``values`` for the usual ``login`` argv shapes; False to leave the argv to argparse.
+
+    The usual shapes: the flags spelled out (``-u X``, ``--username X``, ``--username=X``...),
+    one SERVER.  Abbreviated flags, ``--``, ``-h``, a bare ``--tls-verify``, a value that looks like
+    a flag and every error go to argparse, which decides and words the message.
+    """
+    values.update(_LOGIN_DEFAULTS, scope=[])
+    position = 0
+    while position < len(arguments):
+        token = arguments[position]
+        position += 1
+        if not token.startswith("-"):
+            if values["server"] is not None:
+                return False
+            values["server"] = token
+            continue
+        if token in _LOGIN_SWITCHES:
+            values[_LOGIN_SWITCHES[token]] = True
+            continue
+        flag, equals, value = token.partition("=")
+        name = _LOGIN_VALUES.get(flag)
+        if name is None or (equals and flag in ("-u", "-p")):
+            return False
+        if not equals:
+            if flag == "--tls-verify" or position == len(arguments):
+                return False  # optional value (nargs="?") or missing one: argparse's rules
+            value = arguments[position]
+            position += 1
+            if value.startswith("-"):
+                return False
+        if name == "scope":
+            scopes = values["scope"]
+            assert isinstance(scopes, list)
+            scopes.append(value)
+        elif name == "timeout":
+            try:
+                values["timeout"] = float(value)
+            except ValueError:
+                return False
+        elif name == "tls_verify":
+            try:
+                values["tls_verify"] = _tls_verify(value)
+            except Exception:  # argparse.ArgumentTypeError: argparse words the error
+                return False
+        else:
+            values[name] = value
+    return True
+
+
 def _quick_args(arguments: list[str]) -> argparse.Namespace | None:
-    """``logout`` and ``logout SERVER`` parsed without argparse (~15 ms of imports); else None."""
-    if not arguments or arguments[0] != "logout" or len(arguments) > 2:
+    """The usual ``login`` and ``logout`` argv parsed without argparse; else None (argparse decides).
+
+    argparse and what it imports cost ~20 ms, most of a ``regauth logout`` (issue 6).  The result
+    is the namespace argparse would build (``tests/test_cli_startup.py`` compares the two).
+    """
+    values: dict[str, object] = {"config": None, "debug": False, "version": False}
+    position = 0
+    while position < len(arguments) and arguments[position].startswith("-"):
+        token = arguments[position]
+        if token in ("-D", "--debug"):
+            values["debug"] = True
+            position += 1
+        elif token.startswith("--config="):
+            values["config"] = token[len("--config=") :]
+            position += 1
+        elif token == "--config" and position + 1 < len(arguments):
+            directory = arguments[position + 1]
+            if directory.startswith("-"):
+                return None
+            values["config"] = directory
+            position += 2
+        else:
+            return None
+    if position == len(arguments):
         return None
-    server = arguments[1] if len(arguments) == 2 else None
-    if server is not None and server.startswith("-"):
-        return None  # a flag, or what argparse may take for one: argparse decides
-    values = {"config": None, "debug": False, "version": False, "command": "logout"}
-    return _Args(**values, server=server, all=False)  # type: ignore[return-value]
+    command, rest = arguments[position], arguments[position + 1 :]
+    values["command"] = command
+    if command == "logout":
+        if len(rest) > 1 or (rest and rest[0].startswith("-")):
+            return None  # a flag, or what argparse may take for one: argparse decides
+        values.update(server=rest[0] if rest else None, all=False)
+    elif command != "login" or not _quick_login(values, rest):
+        return None
+    return _Args(**values)  # type: ignore[return-value]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
