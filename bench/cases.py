@@ -31,12 +31,13 @@ HELPER_SECRET = "bench-helper-secret-0123456789"  # a throwaway value stored onl
 class Context:
     """Shared, lazily started components of one bench run."""
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, bin_dir: str | None = None) -> None:
         self.env = env
+        self.bin_dir = bin_dir  # regauth's console scripts; None: this interpreter's environment
         self._cache: dict[str, object] = {}
         self.home = env.path("home")
         self.docker_path = docker_only_path(env.path("docker-only-path"))
-        self.regauth = _bin("regauth")
+        self.regauth = _bin("regauth", bin_dir)
         self.docker = str(Path(self.docker_path) / "docker")
         self._big: bytes | None = None
         self._dirs = 0
@@ -189,7 +190,7 @@ def _helper_case(ctx: Context, kind: str, target: float) -> Case:
     env = ctx.helper_env(kind)
     go = shutil.which(f"docker-credential-{kind}", path=env["PATH"])
     assert go is not None
-    ours = _bin(f"docker-credential-regauth-{kind}")
+    ours = _bin(f"docker-credential-regauth-{kind}", ctx.bin_dir)
     want = f'"Username":"{HELPER_USER}"'.encode()
     sides = [
         Side(

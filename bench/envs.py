@@ -21,6 +21,7 @@ __all__ = [
     "TokenProxyStack",
     "docker_only_path",
     "file_entry_config",
+    "install_regauth",
     "regauth_bin",
     "write_config",
 ]
@@ -30,15 +31,37 @@ if str(REPO_ROOT) not in sys.path:  # tests.support lives beside bench/
     sys.path.insert(0, str(REPO_ROOT))
 
 
-def regauth_bin(name: str = "regauth") -> str:
-    """Path of a console script of this interpreter's environment (the venv's bin)."""
-    candidate = Path(sys.executable).parent / name
+def regauth_bin(name: str = "regauth", bin_dir: str | None = None) -> str:
+    """Path of a console script: in ``bin_dir``, else this interpreter's environment (the venv's bin)."""
+    candidate = Path(bin_dir or Path(sys.executable).parent) / name
+    if os.name == "nt" and not candidate.exists():
+        candidate = candidate.with_name(name + ".exe")
     if candidate.exists():
         return str(candidate)
-    found = shutil.which(name)
+    found = shutil.which(name) if bin_dir is None else None
     if found is None:
         raise RuntimeError(f"{name} is not installed (pip install -e .)")
     return found
+
+
+def install_regauth(python: str, directory: Path) -> str:
+    """A fresh venv of ``python`` in ``directory`` with regauth installed (not editable); its bin dir.
+
+    The wheel is built by pip (an isolated build: setuptools from the index) and installed by this
+    interpreter's pip (``pip --python``); bytecode is compiled at install, as for any user install.
+    """
+    run_quiet([python, "-m", "venv", "--without-pip", str(directory)], dict(os.environ))
+    bin_dir = directory / ("Scripts" if os.name == "nt" else "bin")
+    target = str(bin_dir / ("python.exe" if os.name == "nt" else "python"))
+    wheels = directory / "wheel"
+    pip = [sys.executable, "-m", "pip"]
+    run_quiet(
+        [*pip, "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO_ROOT)],
+        dict(os.environ),
+    )
+    (wheel,) = wheels.glob("regauth-*.whl")
+    run_quiet([*pip, "--python", target, "install", "-q", "--no-deps", str(wheel)], dict(os.environ))
+    return str(bin_dir)
 
 
 def docker_only_path(directory: Path) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.cases import CASES, DEFAULT_CASES, Context, build
-from bench.envs import Environment
+from bench.envs import Environment, install_regauth
 from bench.harness import CaseResult, run_case
 
 __all__ = ["COMMAND", "format_counters", "format_table", "machine", "main", "markdown"]
@@ -154,8 +154,20 @@ def _version(argv: list[str]) -> str:
     return (done.stdout.strip() or done.stderr.strip()).splitlines()[0] if done.stdout or done.stderr else "?"
 
 
-def machine() -> dict[str, str]:
-    """What the numbers were measured on."""
+def _interpreter(bin_dir: str | None) -> str:
+    """The interpreter behind regauth's console script: path and version."""
+    script = Path(bin_dir or Path(sys.executable).parent) / "regauth"
+    try:
+        shebang = script.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return platform.python_version()
+    python = shebang.removeprefix("#!").strip().split()[0]
+    real = os.path.realpath(python)
+    return f"{_version([python, '--version']).removeprefix('Python ')} ({real})"
+
+
+def machine(bin_dir: str | None = None) -> dict[str, str]:
+    """What the numbers were measured on (``bin_dir``: where regauth's console scripts are)."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -167,7 +179,7 @@ def machine() -> dict[str, str]:
         "date": datetime.date.today().isoformat(),
         "os": f"{platform.system()} {platform.release()}",
         "cpu": f"{cpu} x{os.cpu_count()}",
-        "python": platform.python_version(),
+        "regauth's python": _interpreter(bin_dir),
     }
     if hasattr(os, "getloadavg"):  # not on Windows
         info["load avg (1 min)"] = f"{os.getloadavg()[0]:.1f}"
@@ -193,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=",".join(DEFAULT_CASES),
         help="comma-separated case names (default: all): " + ", ".join(CASES),
     )
+    parser.add_argument(
+        "--python",
+        metavar="INTERPRETER",
+        help="run regauth under this interpreter: a throwaway venv of it gets a regular install of "
+        "this checkout (default: the console scripts of the interpreter running the bench)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--markdown", metavar="FILE", help="also write a README Performance section")
     args = parser.parse_args(argv)
@@ -207,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
     results: list[CaseResult] = []
     with Environment() as env:
-        ctx = Context(env)
+        bin_dir = install_regauth(args.python, env.path("regauth-venv")) if args.python else None
+        ctx = Context(env, bin_dir)
         for name in names:
             try:
                 case = build(ctx, name)
@@ -224,8 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+        info = machine(bin_dir)  # before the temp dir (and the venv in it) goes
     elapsed = time.perf_counter() - started
-    info = machine()
     if "load avg (1 min)" in info:
         info["load avg (1 min)"] = f"{load_before} at start, {info['load avg (1 min)']} at end"
     print()
