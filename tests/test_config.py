@@ -5,6 +5,7 @@ Reference: docker-behaviour.md §3, observed.md §3.1, §3.7, §3.8.
 
 from __future__ import annotations
 
+import binascii
 import json
 import os
 import shutil
@@ -21,9 +22,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from regauth import _config as _config_module
 from regauth._config import (
     CONFIG_FILENAME,
     ConfigFile,
+    check,
     config_dir,
     config_path,
     decode_auth,
@@ -504,9 +507,7 @@ _GO = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2
 def _oracle(data: object) -> str:
     """Docker's format from the json module: tab indent, then Go's escapes and lone surrogates."""
     text = json.dumps(data, indent="\t", ensure_ascii=False)
-    return "".join(
-        _GO.get(ch) or (f"\\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else ch) for ch in text
-    )
+    return "".join(_GO.get(ch) or (f"\\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else ch) for ch in text)
 
 
 _leaf = st.one_of(
@@ -532,7 +533,7 @@ def test_dumps_big_auths_equals_oracle() -> None:
     auths["nested"] = {"auth": "x", "deep": {"k": ["v", {"w": None}]}}
     auths["one-number"] = {"n": 5}
     auths["one-object"] = {"o": {"p": "q"}}
-    auths["one-escaped"] = {"k\u2029\x01": "v\"\\<"}
+    auths["one-escaped"] = {"k\u2029\x01": 'v"\\<'}
     data = {"auths": auths, "credHelpers": {"a": "b"}, "n": [1.5, -2]}
     assert dumps(data) == _oracle(data)
 
@@ -597,3 +598,100 @@ def test_validation_skipped_only_for_the_same_bytes(tmp_path: Path) -> None:
     good.write_bytes(bad.read_bytes())
     with pytest.raises(ConfigError, match="no ':'"):
         load(good)
+
+
+# -- the fast paths for big files (issue 6): each against the plain implementation as its oracle ------
+
+
+def _oracle_parse(text: str) -> object:
+    """json.loads with a hook that refuses duplicate keys: what _parse must agree with."""
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        if len({k for k, _ in items}) != len(items):
+            raise ValueError("duplicate")
+        return dict(items)
+
+    return json.loads(text, object_pairs_hook=pairs)
+
+
+_key = st.text(alphabet=st.sampled_from(["a", ":", '"', "\\", "é", " ", "b"]), max_size=3)
+_doc = st.recursive(
+    st.one_of(_key, st.none(), st.integers(), st.booleans()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(st.tuples(_key, inner), max_size=4),  # pairs: duplicates allowed
+    ),
+    max_leaves=25,
+)
+
+
+def _to_text(value: object) -> str:
+    if isinstance(value, list) and value and all(isinstance(x, tuple) for x in value):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_to_text(v)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_to_text(x) for x in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+@given(_doc, st.booleans())
+def test_parse_refuses_duplicates_exactly_like_the_hooked_parse(doc: object, wrap: bool) -> None:
+    """No backslash: the fast scan + ``:`` count; else the hooked scan.  Both against json.loads."""
+    text = _to_text(doc)
+    if wrap:
+        text = '{"auths": ' + text + ', "k:": ":"}'
+    try:
+        expected = _oracle_parse(text)
+    except ValueError:
+        with pytest.raises(ValueError, match="duplicate key"):
+            _config_module._parse(text)
+    else:
+        assert _config_module._parse(text) == expected
+
+
+def test_parse_finds_a_duplicate_among_10000_entries() -> None:
+    entries = [f'"r{i}:5000": {{"auth": "{encode_auth("u", "p")}"}}' for i in range(10_000)]
+    entries.insert(7_000, '"r42:5000": {"auth": "eDp5"}')
+    with pytest.raises(ValueError, match=r'duplicate key "r42:5000"'):
+        _config_module._parse('{"auths": {' + ", ".join(entries) + "}}")
+
+
+_ENTRY_VALUES = st.one_of(
+    st.sampled_from(_AUTH_VALUES),
+    st.builds(encode_auth, st.text(min_size=1, max_size=4), st.text(max_size=4)),
+    st.builds(lambda raw: binascii.b2a_base64(raw, newline=False).decode(), st.binary(max_size=6)),
+)
+_ENTRIES = st.lists(
+    st.one_of(
+        st.builds(lambda v: {"auth": v}, _ENTRY_VALUES),
+        st.sampled_from([{}, {"auth": None}, {"auth": 1}, {"identitytoken": "t"}, "x", None]),
+    ),
+    max_size=6,
+)
+
+
+@given(_ENTRIES)
+def test_plain_entry_check_never_accepts_what_the_entry_loop_refuses(entries: list[object]) -> None:
+    """The vectorised check (map over all entries) says True only where the loop raises nothing."""
+    auths = {f"h{i}": entry for i, entry in enumerate(entries)}
+    if _config_module._plain_valid_entries(list(auths.values())):
+        _config_module._validate_entries(auths)  # must not raise
+    try:
+        _config_module._validate_entries(auths)
+    except ValueError:
+        assert not _config_module._plain_valid_entries(list(auths.values()))
+
+
+def test_check_hands_its_parse_to_the_next_update_only_for_the_same_bytes(tmp_path: Path) -> None:
+    """A login's pre-check parse is reused under the lock if nothing changed, never otherwise."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(json.dumps({"auths": {"a": {"auth": encode_auth("u", "p")}}}))
+    check(path)
+    path.write_text(json.dumps({"auths": {"b": {"auth": encode_auth("v", "q")}}}))  # changed meanwhile
+    update(path, _add("c"))
+    assert list(json.loads(path.read_text())["auths"]) == ["b", "c"]
+    check(path)
+    update(path, _add("d"))
+    assert list(json.loads(path.read_text())["auths"]) == ["b", "c", "d"]
+    check(tmp_path / "other.json")  # missing: nothing handed over
+    update(path, _add("e"))
+    assert list(json.loads(path.read_text())["auths"]) == ["b", "c", "d", "e"]

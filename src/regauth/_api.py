@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from ._address import logout_keys, matching_keys, normalise
-from ._config import ConfigFile, config_path, entry_credentials, load, update
+from ._config import ConfigFile, check, config_path, entry_credentials, load, update
 from ._errors import StoreError, TransportError, UsageError
 from ._record import record
 from ._types import Credentials
@@ -144,7 +144,7 @@ def login(
     """
     key = normalise(server)
     path = config_path(config)
-    load(path)  # strict: a broken file fails before any network traffic
+    check(path)  # strict: a broken file fails before any network traffic
     if identity_token:
         creds = Credentials(username=username, identity_token=identity_token, server=key)
     elif username or password:

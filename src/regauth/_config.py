@@ -21,7 +21,9 @@ import errno
 import os
 import stat
 import sys
+from _functools import partial
 from _json import encode_basestring, make_scanner
+from itertools import chain, repeat
 
 from ._errors import ConfigError
 from ._lock import LockUnavailableError, file_lock
@@ -40,6 +42,7 @@ __all__ = [
     "CONFIG_FILENAME",
     "MAX_CONFIG_SIZE",
     "ConfigFile",
+    "check",
     "config_dir",
     "config_path",
     "decode_auth",
@@ -253,6 +256,13 @@ def _encode_object(value: Mapping[str, Any], level: int, out: list[str]) -> None
     close2 = inner + "}"
     quote = _quote
     append = out.append
+    if len(value) > 8 and set(map(type, value)) == {str}:  # a big ``auths``: C loops, no Python loop
+        auths = _plain_auth_values(list(value.values()))
+        if auths is not None:
+            entry = "{}: {{" + inner2 + '"auth": {}' + inner + "}}"  # str.format: braces doubled
+            body = comma.join(map(entry.format, map(quote, value), map(quote, auths)))
+            append("{" + inner + body + "\n" + "\t" * level + "}")
+            return
     separator = "{" + inner
     for key, item in value.items():
         if type(item) is dict and len(item) == 1 and type(key) is str:
@@ -325,8 +335,55 @@ class _ScanContext:
     parse_constant = staticmethod(_reject_constant)
 
 
+class _FastScanContext(_ScanContext):
+    """No pairs hook: the C scanner builds the dicts itself (3x faster on 10,000 entries)."""
+
+    object_pairs_hook = None
+
+
 _scan = make_scanner(_ScanContext())  # type: ignore[arg-type]  # duck-typed like JSONDecoder
+_scan_fast = make_scanner(_FastScanContext())  # type: ignore[arg-type]
 _WHITESPACE = " \t\n\r"
+
+
+def _colons(value: Any) -> int:
+    """Members of every object plus the ``:`` inside every string, over the whole document.
+
+    Level by level, with C loops (``map``, ``chain``, ``join``) over the 10,000 entries of a big
+    ``auths`` object rather than a Python call per entry.
+    """
+    total = 0
+    level = [value]
+    while level:
+        kinds = set(map(type, level))
+        if len(kinds) == 1:  # the big levels are all alike: entries, then their strings
+            kind = kinds.pop()
+            strings = level if kind is str else []
+            dicts = level if kind is dict else []
+            lists = level if kind is list else []
+        else:
+            strings = [x for x in level if type(x) is str]
+            dicts = [x for x in level if type(x) is dict]
+            lists = [x for x in level if type(x) is list]
+        if strings:
+            total += "".join(strings).count(":")
+        level = []
+        if dicts:
+            total += sum(map(len, dicts)) + "".join(chain.from_iterable(dicts)).count(":")
+            level.extend(chain.from_iterable(map(dict.values, dicts)))
+        if lists:
+            level.extend(chain.from_iterable(lists))
+    return total
+
+
+def _scan_document(scan: Callable[[str, int], tuple[Any, int]], text: str) -> tuple[Any, bool]:
+    """(value, True) when ``text`` is one JSON value and nothing else; (None, False) otherwise."""
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = scan(text, start)
+    except StopIteration:
+        return None, False
+    return value, not text[end:].strip(_WHITESPACE)
 
 
 def _parse(text: str) -> Any:
@@ -334,13 +391,18 @@ def _parse(text: str) -> Any:
 
     Raises ValueError; on malformed JSON, ``json.JSONDecodeError`` (``json`` is imported then only,
     for its exact message).
+
+    Duplicate keys without the per-object hook: in a text with no backslash every string's text is
+    its value, and every ``:`` outside strings separates one object member, so the text's ``:``
+    count equals members + ``:`` in strings of the parsed value exactly when no member was lost to
+    a duplicate key.  Otherwise (or with escapes) the hooked scan decides and words the error.
     """
-    start = len(text) - len(text.lstrip(_WHITESPACE))
-    try:
-        value, end = _scan(text, start)
-    except StopIteration:
-        value, end = None, -1
-    if end < 0 or text[end:].strip(_WHITESPACE):
+    if "\\" not in text:
+        value, whole = _scan_document(_scan_fast, text)
+        if whole and _colons(value) == text.count(":"):
+            return value
+    value, whole = _scan_document(_scan, text)
+    if not whole:
         import json
 
         json.loads(text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
@@ -427,22 +489,8 @@ def _validate(data: Any) -> None:
     if auths is not None:
         if not isinstance(auths, dict):
             raise ValueError(f'"auths" must be a JSON object, not {_kind(auths)}')
-        for key, entry in auths.items():  # 10,000 entries: as few operations as possible each
-            if not isinstance(entry, dict):
-                raise ValueError(f"auths[{_string(key)}] must be a JSON object, not {_kind(entry)}")
-            auth = entry.get("auth")
-            if len(entry) > 1 or type(auth) is not str:  # not the usual {"auth": "..."}
-                _check_entry_fields(key, entry)
-            if auth:
-                try:  # decode_auth's checks, inline for the common valid case
-                    user, sep, _ = _b64decode(auth).decode("utf-8").partition(":")
-                except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-                    sep = ""
-                if not (sep and user):  # decode_auth decides (CR/LF are skipped) and says why
-                    try:
-                        decode_auth(auth)
-                    except ValueError as exc:
-                        raise ValueError(f"auths[{_string(key)}].auth {exc}") from None
+        if not _plain_valid_entries(list(auths.values())):
+            _validate_entries(auths)
     store = data.get("credsStore")
     if store is not None and not isinstance(store, str):
         raise ValueError(f'"credsStore" must be a string, not {_kind(store)}')
@@ -453,6 +501,61 @@ def _validate(data: Any) -> None:
         for key, value in helpers.items():
             if not isinstance(value, str):
                 raise ValueError(f"credHelpers[{_string(key)}] must be a string, not {_kind(value)}")
+
+
+def _plain_auth_values(entries: list[Any]) -> list[str] | None:
+    """The ``auth`` strings when every entry is exactly ``{"auth": "<non-empty string>"}``, else None.
+
+    C loops (``map``) instead of a Python loop: a 10,000-entry config is checked in a few ms.
+    """
+    if not entries:
+        return []
+    if set(map(type, entries)) != {dict} or set(map(len, entries)) != {1}:
+        return None
+    values = list(map(dict.get, entries, repeat("auth")))
+    if set(map(type, values)) != {str} or "" in values:
+        return None
+    return values
+
+
+_b64decode_strict = partial(binascii.a2b_base64, strict_mode=True) if sys.version_info >= (3, 11) else None
+
+
+def _plain_valid_entries(entries: list[Any]) -> bool:
+    """True when every entry is a plain ``auth`` entry that :func:`decode_auth` accepts as is.
+
+    False means "look closer" (:func:`_validate_entries` finds the entry and words the problem).
+    """
+    values = _plain_auth_values(entries)
+    if values is None or _b64decode_strict is None:
+        return False
+    try:
+        decoded = list(map(_b64decode_strict, values))
+        # one UTF-8 check for all: the "\n" between them keeps a broken sequence from spanning two
+        b"\n".join(decoded).decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return False
+    return not decoded or min(map(bytes.find, decoded, repeat(b":"))) > 0  # a ":" after a username
+
+
+def _validate_entries(auths: dict[str, Any]) -> None:
+    """Raise ValueError for the first ``auths`` entry that is not valid (one line, no secret)."""
+    for key, entry in auths.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"auths[{_string(key)}] must be a JSON object, not {_kind(entry)}")
+        auth = entry.get("auth")
+        if len(entry) > 1 or type(auth) is not str:  # not the usual {"auth": "..."}
+            _check_entry_fields(key, entry)
+        if auth:
+            try:  # decode_auth's checks, inline for the common valid case
+                user, sep, _ = _b64decode(auth).decode("utf-8").partition(":")
+            except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+                sep = ""
+            if not (sep and user):  # decode_auth decides (CR/LF are skipped) and says why
+                try:
+                    decode_auth(auth)
+                except ValueError as exc:
+                    raise ValueError(f"auths[{_string(key)}].auth {exc}") from None
 
 
 def _check_entry_fields(key: str, entry: dict[str, Any]) -> None:
@@ -531,9 +634,8 @@ def _read_bytes(path: str) -> bytes | None:
     return b"".join(chunks)
 
 
-#: The last file content that passed :func:`_validate`.  A login loads the same bytes twice (the
-#: check before any network traffic, then under the lock): with 10,000 entries the second load
-#: skips the 20 ms of validation.
+#: The last file content that passed :func:`_validate`: a command that reads the same bytes twice
+#: (``login`` with stored credentials: get, then check) validates them once.
 _last_valid: bytes | None = None
 
 
@@ -562,15 +664,36 @@ def _parse_bytes(raw: bytes) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
+#: What :func:`check` parsed, for the next :func:`_load` of the same path and bytes (once): a login
+#: checks the file before any network traffic, then re-reads it under the lock; with 10,000 entries
+#: the second parse would cost 20 ms.  Nobody else ever sees this dict, so it is unmodified.
+_checked: tuple[str, bytes, dict[str, Any]] | None = None
+
+
 def _load(path: str) -> tuple[ConfigFile, bytes | None]:
+    global _checked
+    handed, _checked = _checked, None
     try:
         raw = _read_bytes(path)
         if raw is None:
             return ConfigFile(path, {}, exists=False), None
+        if handed is not None and handed[0] == path and handed[1] == raw:
+            return ConfigFile(path, handed[2], exists=True), raw
         data = _parse_bytes(raw)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}", str(path)) from None
     return ConfigFile(path, data, exists=True), raw
+
+
+def check(path: str | os.PathLike[str]) -> None:
+    """Load ``path`` strictly and drop the result (ConfigError as :func:`load`).
+
+    The next :func:`update` of ``path`` reuses the parse if the file is unchanged by then.
+    """
+    global _checked
+    cfg, raw = _load(os.fspath(path))
+    if raw is not None:
+        _checked = (cfg.path, raw, cfg.data)
 
 
 def load(path: str | os.PathLike[str]) -> ConfigFile:
