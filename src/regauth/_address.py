@@ -19,7 +19,9 @@ Decisions (where regauth deliberately differs from Docker, and why):
 
 from __future__ import annotations
 
-import ipaddress
+# IP literals are checked with _socket.inet_pton, not ipaddress: ipaddress pulls in functools,
+# collections and types, milliseconds on every login (issue 6).
+from _socket import AF_INET, AF_INET6, inet_pton
 
 from ._errors import UsageError
 
@@ -32,6 +34,8 @@ __all__ = [
     "HUB_KEY",
     "endpoint_host",
     "hostname",
+    "in_network",
+    "ip_packed",
     "is_hub",
     "is_loopback_literal",
     "logout_keys",
@@ -103,11 +107,8 @@ def _validate_authority(server: str, auth: str) -> None:
     if port is not None and (not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536):
         raise _bad(server, "bad port")
     if host.startswith("["):
-        inner = host[1:-1]
-        try:
-            ipaddress.IPv6Address(inner)
-        except ValueError:
-            raise _bad(server, "bad IPv6 address") from None
+        if _ipv6_packed(host[1:-1]) is None:
+            raise _bad(server, "bad IPv6 address")
         return
     if not host:
         raise _bad(server, "empty host")
@@ -265,16 +266,74 @@ def split_host_port(key: str) -> tuple[str, int | None]:
 def is_loopback_literal(host: str) -> bool | None:
     """True/False for IP literals, True for ``localhost``/``*.localhost``, else None.
 
-    ``None`` means "a name: the transport must resolve it".  ``host`` may carry IPv6 brackets.
+    ``None`` means "a name: the transport must resolve it".  ``host`` may carry IPv6 brackets and
+    a zone id (``fe80::1%eth0``, ignored); an IPv4-mapped IPv6 address is judged by its IPv4 part.
     """
     text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     name = text.lower().rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         return True
-    try:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
+    packed = ip_packed(text.split("%", 1)[0])
+    if packed is None:
         return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped.is_loopback
-    return addr.is_loopback
+    if len(packed) == 16 and packed.startswith(_V4_MAPPED):
+        packed = packed[12:]
+    return packed[0] == 127 if len(packed) == 4 else packed == _V6_LOOPBACK
+
+
+_V4_MAPPED = bytes(10) + b"\xff\xff"
+_V6_LOOPBACK = bytes(15) + b"\x01"
+
+
+def _inet_pton(family: int, text: str) -> bytes | None:
+    try:
+        return inet_pton(family, text)
+    except (OSError, ValueError):  # ValueError: NUL or a lone surrogate in the text
+        return None
+
+
+def _ipv6_packed(text: str) -> bytes | None:
+    """The 16 bytes of IPv6 literal ``text`` (``ipaddress.IPv6Address`` rules, zone id allowed)."""
+    address, sep, zone = text.partition("%")
+    if sep and (not zone or "%" in zone):
+        return None  # the zone id itself may hold any other character
+    return _inet_pton(AF_INET6, address)
+
+
+def ip_packed(text: str) -> bytes | None:
+    """The packed address (4 or 16 bytes) of IP literal ``text``, else None.
+
+    Same acceptance as ``ipaddress.ip_address(text)``: dotted-quad IPv4 without leading zeros,
+    IPv6 with an optional non-empty zone id (dropped), no brackets, no surrounding space.
+    """
+    if "/" in text:
+        return None
+    return _inet_pton(AF_INET, text) or _ipv6_packed(text)
+
+
+def in_network(host: str, network: str) -> bool:
+    """True when IP literal ``host`` lies in ``network``: ``ipaddress.ip_address(host) in
+    ipaddress.ip_network(network, strict=False)``; False when either does not parse.
+    """
+    address = ip_packed(host)
+    if address is None:
+        return False
+    base, _, prefix_text = network.partition("/")
+    net = ip_packed(base)
+    if net is None or not (prefix_text.isascii() and prefix_text.isdigit()):
+        return _in_network_slow(host, network)  # a netmask ("/255.0.0.0") or other rare form
+    bits = len(net) * 8
+    prefix = int(prefix_text)
+    if len(address) != len(net) or prefix > bits:
+        return False
+    shift = bits - prefix
+    return int.from_bytes(address, "big") >> shift == int.from_bytes(net, "big") >> shift
+
+
+def _in_network_slow(host: str, network: str) -> bool:
+    import ipaddress  # rare: only for network spellings the fast path does not parse
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return False
