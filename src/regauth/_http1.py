@@ -1,20 +1,44 @@
-"""A small HTTP/1.1 client connection over ``socket``/``ssl``: keep-alive, proxies, deadlines, caps.
+"""A small HTTP/1.1 client connection over ``_socket``/``_ssl``: keep-alive, proxies, deadlines, caps.
 
 Rule: bytes on the wire only; no redirect, TLS-policy or auth decisions here (``_transport`` makes them).
 Why not ``http.client`` or ``requests``: importing them costs 50-200 ms, more than a whole Docker login
-(issue 6); a registry login needs only GET/POST with Content-Length or chunked bodies.
+(issue 6); a registry login needs only GET/POST with Content-Length or chunked bodies.  Why the C
+modules ``_socket``/``_ssl`` rather than ``socket``/``ssl``: those two import enum, re, selectors,
+base64, struct and warnings, about 40 ms here (issue 6).  Where ``_ssl`` does not offer what CPython's
+does (another interpreter), :func:`direct_tls` is False and the ``ssl`` module is used instead.
 """
 
 from __future__ import annotations
 
-import socket
+import _socket
+import sys
 import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import ssl
+    from _ssl import _SSLContext
+    from typing import Protocol
 
-__all__ = ["Connection", "HttpError", "Proxy", "RawResponse"]
+    class _Stream(Protocol):
+        def settimeout(self, value: float | None, /) -> None: ...
+        def sendall(self, data: bytes, /) -> None: ...
+        def recv(self, size: int, /) -> bytes: ...
+        def close(self) -> None: ...
+
+    class _TlsObject(Protocol):  # _ssl._SSLSocket (no stub)
+        def do_handshake(self) -> None: ...
+        def read(self, size: int, /) -> bytes: ...
+        def write(self, data: memoryview, /) -> int: ...
+
+__all__ = [
+    "Connection",
+    "HttpError",
+    "Proxy",
+    "RawResponse",
+    "client_context",
+    "direct_tls",
+    "encode_host",
+]
 
 MAX_HEADER_BYTES = 2 << 20  # a hostile 1 MB WWW-Authenticate still parses; more is refused
 MAX_BODY_BYTES = 1 << 20
@@ -64,6 +88,114 @@ def host_header(host: str, port: int, tls: bool) -> str:
     return shown if port == (443 if tls else 80) else f"{shown}:{port}"
 
 
+def encode_host(host: str) -> bytes:
+    """``host`` as the ``idna`` codec encodes it (what ``socket``/``ssl`` send to the resolver and
+    as SNI), without loading ``encodings.idna`` for ASCII names (non-ASCII ones load it: rare).
+
+    Raises:
+        UnicodeError: an empty or over-long label, or a name IDNA cannot encode (the codec's error).
+    """
+    if host.isascii():
+        labels = host.split(".")
+        if all(0 < len(label) < 64 for label in labels[:-1]) and len(labels[-1]) < 64:
+            return host.encode("ascii")
+    return host.encode("idna")
+
+
+_DIRECT_TLS: bool | None = None  # decided once by direct_tls(); tests set False to force the fallback
+
+
+def direct_tls() -> bool:
+    """True when ``_ssl._SSLContext._wrap_socket`` has CPython's signature: TLS without ``ssl.py``.
+
+    Otherwise (PyPy, a future CPython) TLS goes through the ``ssl`` module, imported then.
+    """
+    global _DIRECT_TLS
+    if _DIRECT_TLS is None:
+        try:
+            import _ssl
+        except ImportError:
+            _DIRECT_TLS = False
+        else:
+            wrap = getattr(_ssl._SSLContext, "_wrap_socket", None)
+            signature = getattr(wrap, "__text_signature__", None) or ""
+            _DIRECT_TLS = signature.replace(" ", "").replace("\n", "").startswith(
+                "($self,/,sock,server_side,server_hostname=None,*,owner=None,session=None)"
+            ) and all(hasattr(_ssl, name) for name in ("SSLZeroReturnError", "SSLEOFError"))
+    return _DIRECT_TLS
+
+
+def client_context() -> _SSLContext:
+    """A new TLS client context (``PROTOCOL_TLS_CLIENT``: hostname check and verification on).
+
+    An ``_ssl._SSLContext`` on the direct path, an ``ssl.SSLContext`` (a subclass) otherwise or on
+    Windows (where the system store is read by ``ssl.SSLContext.load_default_certs``).
+    """
+    if direct_tls() and sys.platform != "win32":
+        import _ssl
+
+        return _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+class _Sock(_socket.socket):
+    """A plain ``_socket.socket`` that ``_ssl`` can hold a weak reference to."""
+
+    __slots__ = ("__weakref__",)
+
+
+class _TlsStream:
+    """A TLS connection made with ``_ssl`` directly: the socket and its ``_ssl._SSLSocket``."""
+
+    __slots__ = ("_eof", "_sock", "_tls")
+
+    def __init__(self, sock: _Sock, context: _SSLContext, server_hostname: str) -> None:
+        import _ssl
+
+        self._sock = sock  # _ssl only holds a weak reference to it
+        self._eof = (_ssl.SSLZeroReturnError, _ssl.SSLEOFError)
+        self._tls: _TlsObject = context._wrap_socket(sock, False, server_hostname)  # type: ignore[attr-defined]
+        self._tls.do_handshake()
+
+    def settimeout(self, value: float | None, /) -> None:
+        self._sock.settimeout(value)
+
+    def sendall(self, data: bytes, /) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self._tls.write(view) :]
+
+    def recv(self, size: int, /) -> bytes:
+        try:
+            return self._tls.read(size)
+        except self._eof:  # close_notify, or a TCP close without one (ssl's suppress_ragged_eofs)
+            return b""
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _open_tcp(host: str, port: int, timeout: float) -> _Sock:
+    """``socket.create_connection``: each resolved address in turn; the last error is raised."""
+    infos = _socket.getaddrinfo(encode_host(host), port, 0, _socket.SOCK_STREAM)
+    error: OSError = OSError("getaddrinfo returns an empty list")
+    for family, kind, proto, _name, address in infos:
+        sock = None
+        try:
+            sock = _Sock(family, kind, proto)
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except OSError as exc:
+            error = exc
+            if sock is not None:
+                sock.close()
+            continue
+        return sock
+    raise error
+
+
 class Connection:
     """One keep-alive connection to ``host:port`` (through ``proxy`` if given), TLS when ``context``."""
 
@@ -72,7 +204,7 @@ class Connection:
         host: str,
         port: int,
         *,
-        context: ssl.SSLContext | None,
+        context: _SSLContext | None,
         timeout: float,
         proxy: Proxy | None = None,
     ) -> None:
@@ -81,7 +213,7 @@ class Connection:
         self.context = context
         self.timeout = timeout
         self.proxy = proxy
-        self._sock: socket.socket | None = None
+        self._sock: _Stream | None = None
         self._buf = b""
         self.connects = 0
 
@@ -141,14 +273,14 @@ class Connection:
     def _connect(self, deadline: float) -> None:
         target = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
         try:
-            sock = socket.create_connection(target, timeout=min(self.timeout, deadline - time.monotonic()))
+            sock = _open_tcp(target[0], target[1], min(self.timeout, deadline - time.monotonic()))
         except TimeoutError:
             raise HttpError(f"connect to {target[0]}:{target[1]}: timed out") from None
-        except socket.gaierror as exc:
+        except _socket.gaierror as exc:
             raise HttpError(f"lookup {target[0]}: {exc.strerror or exc}") from None
         except OSError as exc:
             raise HttpError(f"dial tcp {target[0]}:{target[1]}: {exc.strerror or exc}") from None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)  # else 40 ms per request (delayed ACK)
         self._sock, self._buf = sock, b""
         self.connects += 1
         if self.proxy is not None and self.context is not None:
@@ -156,11 +288,22 @@ class Connection:
         if self.context is not None:
             try:
                 self._settimeout(deadline)
-                self._sock = self.context.wrap_socket(self._sock, server_hostname=self.host)
-            except OSError as exc:  # ssl.SSLError is an OSError
+                self._sock = self._wrap(sock, self.context)
+            except OSError as exc:  # _ssl.SSLError is an OSError
                 self.close()
                 reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
                 raise HttpError(f"TLS handshake with {self.host}:{self.port}: {reason}") from None
+
+    def _wrap(self, sock: _Sock, context: _SSLContext) -> _Stream:
+        """The TLS handshake over ``sock`` (its timeout applies), SNI from ``self.host``."""
+        if direct_tls():
+            hostname = encode_host(self.host).decode("ascii")  # as ssl.py encodes it (IDNA)
+            return _TlsStream(sock, context, hostname)
+        import ssl
+
+        if not isinstance(context, ssl.SSLContext):
+            raise TypeError("without direct _ssl support the context must be an ssl.SSLContext")
+        return context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[arg-type]
 
     def _tunnel(self, deadline: float) -> None:
         assert self.proxy is not None and self._sock is not None

@@ -3,25 +3,24 @@
 The transport owns TLS (system CAs + ``certs.d``), the insecure-registry policy, proxies (from the
 environment), timeouts, body-size caps and redirects.  It never decides authentication logic.
 Sources: docker-behaviour.md §2 "Endpoints", "TLS", "HTTP"; issue 2 item 5.
+
+Import cost (issue 6): a login imports none of ``ssl``, ``socket``, ``ipaddress``, ``pathlib``,
+``urllib.parse``, ``contextlib`` (tens of ms on the target machine): TLS goes through ``_http1``,
+paths through ``os.path``, http(s) URLs through :func:`_split_url`; ``urllib.parse`` is loaded only
+for unusual URLs, redirects and proxies.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import _socket
 import os
-import socket
-import ssl
 import sys
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
-from ._address import HUB_ENDPOINT_HOST, HUB_KEY, is_loopback_literal, split_host_port
+from ._address import HUB_ENDPOINT_HOST, HUB_KEY, in_network, is_loopback_literal, split_host_port
 from ._errors import RegauthError, TransportError
 from ._http import HttpRequest, HttpResponse
-from ._http1 import Connection, HttpError, Proxy, host_header
+from ._http1 import Connection, HttpError, Proxy, client_context, encode_host, host_header
 from ._record import field, record
 from ._version import __version__
 
@@ -48,9 +47,13 @@ DEFAULT_TIMEOUT = 15.0
 MAX_REDIRECTS = 10
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from _ssl import _SSLContext
+    from collections.abc import Generator, Mapping, Sequence
+    from types import TracebackType
     from typing import TypeVar
 
     T = TypeVar("T")
+    StrPath = str | os.PathLike[str]
 
 
 @record
@@ -61,12 +64,12 @@ class TransportOptions:
     insecure: TLS unverified, then plain HTTP); True = always verify; False = insecure for this call.
     ``cert_dirs``: ``certs.d`` roots searched for ``<host[:port]>/`` (default: Docker's).
     ``cert_dir``: one directory of ``*.crt``/``*.cert``/``*.key`` for this registry (podman's
-    ``--cert-dir``); when set, it replaces the ``certs.d`` lookup.
+    ``--cert-dir``); when set, it replaces the ``certs.d`` lookup.  Paths: ``str`` or path-like.
     """
 
     tls_verify: bool | None = None
-    cert_dirs: tuple[Path, ...] | None = None
-    cert_dir: Path | None = None
+    cert_dirs: tuple[StrPath, ...] | None = None
+    cert_dir: StrPath | None = None
     insecure_registries: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     user_agent: str = field(default_factory=lambda: f"regauth/{__version__} ({sys.platform})")
@@ -81,12 +84,17 @@ class Endpoint:
     host_dir: str  # the certs.d sub-directory name, "host[:port]"
 
 
-def default_cert_dirs() -> tuple[Path, ...]:
+def default_cert_dirs() -> tuple[str, ...]:
     """Docker's certs.d roots for this platform (docker-behaviour.md §2 TLS)."""
     if sys.platform == "win32":
-        return (Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "docker" / "certs.d",)
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return (Path("/etc/docker/certs.d"), Path(xdg) / "docker" / "certs.d")
+        return (os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "docker", "certs.d"),)
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if not xdg:
+        home = os.path.expanduser("~")
+        if home.startswith("~"):  # no home directory: no per-user root (never one relative to the cwd)
+            return ("/etc/docker/certs.d",)
+        xdg = os.path.join(home, ".config")
+    return ("/etc/docker/certs.d", os.path.join(xdg, "docker", "certs.d"))
 
 
 def is_loopback_host(host: str) -> bool:
@@ -95,13 +103,11 @@ def is_loopback_host(host: str) -> bool:
     if literal is not None:
         return literal
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        infos = _socket.getaddrinfo(encode_host(host), None, 0, 0, _socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return False
     addresses = {info[4][0] for info in infos}
-    return bool(addresses) and all(
-        ipaddress.ip_address(str(a).split("%", 1)[0]).is_loopback for a in addresses
-    )
+    return bool(addresses) and all(is_loopback_literal(str(a)) is True for a in addresses)
 
 
 def _matches_insecure(key: str, host: str, entries: Sequence[str]) -> bool:
@@ -114,15 +120,8 @@ def _matches_insecure(key: str, host: str, entries: Sequence[str]) -> bool:
         if not entry:
             continue
         if "/" in entry and not entry.startswith("["):
-            try:
-                net = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                continue
-            try:
-                if ipaddress.ip_address(host.strip("[]")) in net:
-                    return True
-            except ValueError:
-                continue
+            if in_network(host.strip("[]"), entry):
+                return True
         elif entry in (key, host):
             return True
     return False
@@ -151,64 +150,85 @@ def endpoints_for(key: str, options: TransportOptions) -> list[Endpoint]:
     return [Endpoint(f"https://{key}", True, key)]
 
 
-def _system_trust(ctx: ssl.SSLContext) -> None:
+def _system_trust(ctx: _SSLContext) -> None:
     """Trust the system's CAs, cheaply: a hashed CA directory is read lazily by OpenSSL."""
-    if sys.platform == "win32" or sys.platform == "darwin":
-        ctx.load_default_certs()
+    if sys.platform == "win32":
+        ctx.load_default_certs()  # type: ignore[attr-defined]  # an ssl.SSLContext on Windows
         return
-    paths = ssl.get_default_verify_paths()
-    if paths.capath and os.path.isdir(paths.capath) and not os.environ.get("SSL_CERT_FILE"):
-        ctx.load_verify_locations(capath=paths.capath)
-    elif paths.cafile and os.path.isfile(paths.cafile):
-        ctx.load_verify_locations(cafile=paths.cafile)
+    if sys.platform == "darwin":
+        ctx.set_default_verify_paths()  # what ssl.SSLContext.load_default_certs() does there
+        return
+    import _ssl
+
+    # ssl.get_default_verify_paths(), inlined: the environment variables override the defaults
+    cafile_env, cafile, capath_env, capath = _ssl.get_default_verify_paths()
+    cafile = os.environ.get(cafile_env, cafile)
+    capath = os.environ.get(capath_env, capath)
+    if os.path.isdir(capath) and not os.environ.get("SSL_CERT_FILE"):
+        ctx.load_verify_locations(capath=capath)
+    elif os.path.isfile(cafile):
+        ctx.load_verify_locations(cafile=cafile)
     else:
-        ctx.load_default_certs()
+        ctx.set_default_verify_paths()
 
 
-def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContext:
+def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> _SSLContext:
     """TLS >= 1.2; verified: system CAs + certs.d ``*.crt``; client ``*.cert``/``*.key`` either way."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    import _ssl
+
+    ctx = client_context()
+    ctx.minimum_version = _ssl.PROTO_TLSv1_2
     if endpoint.verify:
         _system_trust(ctx)
     else:
         ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx.verify_mode = _ssl.CERT_NONE
     if options.cert_dir is not None:
-        if not options.cert_dir.is_dir():
-            raise TransportError(f"--cert-dir {options.cert_dir}: not a directory")
-        host_dirs = [options.cert_dir]
+        cert_dir = os.fspath(options.cert_dir)
+        if not os.path.isdir(cert_dir):
+            raise TransportError(f"--cert-dir {cert_dir}: not a directory")
+        host_dirs = [cert_dir]
     else:
         roots = options.cert_dirs if options.cert_dirs is not None else default_cert_dirs()
         name = endpoint.host_dir.replace(":", "") if sys.platform == "win32" else endpoint.host_dir
-        host_dirs = [root / name for root in roots]
+        host_dirs = [os.path.join(root, name) for root in roots]
     for host_dir in host_dirs:
-        if not host_dir.is_dir():
-            continue
-        try:
-            names = sorted(os.listdir(host_dir))
-        except OSError as exc:
-            raise TransportError(f"cannot read certificate directory {host_dir}: {exc.strerror}") from None
-        for name in names:
-            path = host_dir / name
-            try:
-                if name.endswith(".crt") and endpoint.verify:
-                    ctx.load_verify_locations(cafile=str(path))
-                elif name.endswith(".cert"):
-                    key = path.with_suffix(".key")
-                    if not key.exists():
-                        raise TransportError(
-                            f"missing key {key.name} for client certificate {path}. "
-                            "CA certificates must use the extension .crt"
-                        )
-                    ctx.load_cert_chain(str(path), str(key))
-                elif name.endswith(".key") and not path.with_suffix(".cert").exists():
-                    raise TransportError(
-                        f"missing client certificate {path.with_suffix('.cert').name} for key {path}"
-                    )
-            except (ssl.SSLError, OSError) as exc:
-                raise TransportError(f"cannot load {path}: {exc}") from None
+        if os.path.isdir(host_dir):
+            _load_host_dir(ctx, host_dir, endpoint.verify)
     return ctx
+
+
+def _with_suffix(name: str, old: str, new: str) -> str:
+    """``pathlib.PurePath(name).with_suffix(new)`` for a ``name`` ending in ``old``."""
+    return (name[: -len(old)] if name != old else name) + new  # ".cert" alone has no suffix
+
+
+def _load_host_dir(ctx: _SSLContext, host_dir: str, verify: bool) -> None:
+    """certs.d rules: ``*.crt`` CAs (when verifying), ``*.cert`` + ``*.key`` client pairs."""
+    try:
+        names = sorted(os.listdir(host_dir))
+    except OSError as exc:
+        raise TransportError(f"cannot read certificate directory {host_dir}: {exc.strerror}") from None
+    for name in names:
+        path = os.path.join(host_dir, name)
+        try:
+            if name.endswith(".crt") and verify:
+                ctx.load_verify_locations(cafile=path)
+            elif name.endswith(".cert"):
+                key_name = _with_suffix(name, ".cert", ".key")
+                key = os.path.join(host_dir, key_name)
+                if not os.path.exists(key):
+                    raise TransportError(
+                        f"missing key {key_name} for client certificate {path}. "
+                        "CA certificates must use the extension .crt"
+                    )
+                ctx.load_cert_chain(path, key)
+            elif name.endswith(".key"):
+                cert_name = _with_suffix(name, ".key", ".cert")
+                if not os.path.exists(os.path.join(host_dir, cert_name)):
+                    raise TransportError(f"missing client certificate {cert_name} for key {path}")
+        except OSError as exc:  # _ssl.SSLError is an OSError
+            raise TransportError(f"cannot load {path}: {exc}") from None
 
 
 def _env(environ: Mapping[str, str], name: str) -> str:
@@ -227,11 +247,8 @@ def _bypass_proxy(host: str, port: int, no_proxy: str) -> bool:
         if entry == "*":
             return True
         if "/" in entry:
-            try:
-                if ipaddress.ip_address(lowered) in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                pass
+            if in_network(lowered, entry):
+                return True
             continue
         entry_host, entry_port = entry, ""
         if entry.count(":") == 1 or entry.startswith("["):
@@ -258,16 +275,18 @@ def proxy_for(scheme: str, host: str, port: int, environ: Mapping[str, str] | No
         return None
     if "://" not in value:
         value = "http://" + value
+    from urllib.parse import urlsplit  # proxies are rare: not worth a parser of our own
+
     parts = urlsplit(value)
     if parts.scheme not in ("http", "") or not parts.hostname:
         raise TransportError(f"unsupported proxy URL scheme {parts.scheme!r} (only http:// proxies)")
     authorization = ""
     if parts.username is not None:
-        import base64
+        import binascii
         from urllib.parse import unquote
 
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        authorization = "Basic " + base64.b64encode(pair.encode()).decode()
+        authorization = "Basic " + binascii.b2a_base64(pair.encode(), newline=False).decode()
     return Proxy(parts.hostname, parts.port or 80, authorization)
 
 
@@ -277,7 +296,7 @@ class Session:
     def __init__(self, endpoint: Endpoint, options: TransportOptions) -> None:
         self.endpoint = endpoint
         self.options = options
-        self._ctx: ssl.SSLContext | None = None
+        self._ctx: _SSLContext | None = None
         self._conns: dict[tuple[str, str, int], Connection] = {}
 
     def __repr__(self) -> str:
@@ -311,19 +330,99 @@ class Session:
             conn.close()
         self._conns.clear()
 
+    def __enter__(self) -> Session:
+        return self
 
-@contextmanager
-def open_session(endpoint: Endpoint, options: TransportOptions) -> Iterator[Session]:
-    """A Session for one endpoint: its TLS context, keep-alive, proxies from the environment."""
-    session = Session(endpoint, options)
-    try:
-        yield session
-    finally:
-        session.close()
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_session(endpoint: Endpoint, options: TransportOptions) -> Session:
+    """A Session for one endpoint, to use in ``with`` (closes its connections at the end)."""
+    return Session(endpoint, options)
+
+
+class _Url:
+    """The parts of an http(s) URL the transport needs, as ``urllib.parse.urlsplit`` gives them."""
+
+    __slots__ = ("hostname", "netloc", "port_text", "scheme", "target")
+
+    def __init__(
+        self, scheme: str, netloc: str, hostname: str | None, port_text: str | None, target: str
+    ) -> None:
+        self.scheme = scheme  # lower case
+        self.netloc = netloc
+        self.hostname = hostname  # lower case, IPv6 without brackets; None when empty
+        self.port_text = port_text  # None when absent or empty
+        self.target = target  # path (at least "/") and "?query"; no fragment
+
+    @property
+    def port(self) -> int | None:
+        """``SplitResult.port``: None when absent.
+
+        Raises:
+            ValueError: not a number in 0-65535 (as urlsplit's).
+        """
+        if self.port_text is None:
+            return None
+        if not (self.port_text.isascii() and self.port_text.isdigit()):
+            raise ValueError(f"Port could not be cast to integer value as {self.port_text!r}")
+        port = int(self.port_text)
+        if not 0 <= port <= 65535:
+            raise ValueError("Port out of range 0-65535")
+        return port
+
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
+def _split_url(url: str) -> _Url:
+    """Split an http(s) URL like ``urlsplit``, by hand for the common shape (``http[s]://``, a host
+    name or IPv4 address, an optional port, printable ASCII); ``urllib.parse`` for anything else.
+
+    Raises:
+        ValueError: from ``urlsplit``, on the slow path (a bad IPv6 literal, say).
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("http", "https") and url.isascii() and url.isprintable() and " " not in url:
+        end = len(rest)
+        for stop in "/?#":
+            at = rest.find(stop, 0, end)
+            if at != -1:
+                end = at
+        netloc, tail = rest[:end], rest[end:]
+        host, colon, port = netloc.partition(":")
+        if (not colon or port.isdigit() or not port) and _NAME_CHARS.issuperset(host):
+            tail = tail.split("#", 1)[0]
+            path, _, query = tail.partition("?")
+            return _Url(
+                scheme,
+                netloc,
+                host.lower() or None,
+                port or None,
+                (path or "/") + (f"?{query}" if query else ""),
+            )
+    return _split_url_slow(url)
+
+
+def _split_url_slow(url: str) -> _Url:
+    from urllib.parse import urlsplit  # rare: IPv6, userinfo, odd characters, another scheme
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    hostinfo = netloc.rpartition("@")[2]
+    _, bracket, bracketed = hostinfo.partition("[")
+    port_text = (
+        bracketed.partition("]")[2].partition(":")[2] if bracket else hostinfo.partition(":")[2]
+    )
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return _Url(parts.scheme, netloc, parts.hostname, port_text or None, target)
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
+    parts = _split_url(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
@@ -332,7 +431,10 @@ def _strip(url: str) -> str:
 
 
 def _exchange(session: Session, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
-    parts = urlsplit(url)
+    try:
+        parts = _split_url(url)
+    except ValueError:
+        raise TransportError(f"{_strip(url)}: not an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TransportError(f"{_strip(url)}: not an http(s) URL")
     tls = parts.scheme == "https"
@@ -341,7 +443,7 @@ def _exchange(session: Session, method: str, url: str, headers: dict[str, str], 
     except ValueError:
         raise TransportError(f"{_strip(url)}: bad port") from None
     conn = session.connection(parts.scheme, parts.hostname, port)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = parts.target
     if conn.proxy is not None and not tls:
         target = f"http://{parts.netloc}{target}"
     wire: list[tuple[str, str]] = [("Host", host_header(parts.hostname, port, tls))]
@@ -371,13 +473,19 @@ def send(session: Session, request: HttpRequest, options: TransportOptions) -> H
         location = response.header("Location")
         if response.status not in (301, 302, 303, 307, 308) or not location:
             return response
-        target = urljoin(url, location)
+        from urllib.parse import urljoin  # redirects are rare in a login
+
+        try:
+            target = urljoin(url, location)
+            other_origin = _origin(target) != _origin(url)
+        except ValueError:  # a malformed IPv6 literal, say
+            raise TransportError(f"{_strip(url)}: redirect to a malformed URL") from None
         if target in seen:
             raise TransportError(f"{_strip(request.url)}: redirect loop")
         seen.add(target)
         if url.startswith("https://") and target.startswith("http://"):
             raise TransportError(f"{_strip(url)}: refusing redirect from HTTPS to plain HTTP")
-        if _origin(target) != _origin(url):
+        if other_origin:
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         if response.status == 303 or (response.status in (301, 302) and method == "POST"):
             method, body = "GET", b""
