@@ -16,20 +16,17 @@ Source: docker-behaviour.md §2 "Flow", "Bearer token"; observed.md §3.2, §3.4
   ``GET /v2/<name>/tags/list`` for the first ``repository:<name>:...`` scope, so the scope is
   really exercised; 200 or 404 (repository unknown, but the credentials passed) count as accepted.
 * **A 200 ping** means the registry asks for nothing: the result is ``verified=False``.
+
+Every login runs this module, so it imports no ``enum``, ``re``, ``urllib.parse``, ``types`` or
+``collections`` (issue 6: start-up time); states and events are plain constants.
 """
 
 from __future__ import annotations
 
-import enum
-import re
-from collections.abc import Generator, Mapping, Sequence
-from types import MappingProxyType
-from urllib.parse import quote, urlsplit
-
 from ._address import is_loopback_literal
 from ._challenge import Challenge, find_challenge, parse_www_authenticate
 from ._errors import AuthError, ProtocolError, TransportError, UsageError
-from ._http import HttpRequest, HttpResponse
+from ._http import HttpRequest, HttpResponse, split_url
 from ._record import field, record
 from ._token import (
     Token,
@@ -44,31 +41,63 @@ from ._token import (
 )
 from ._types import Credentials, redact
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Generator, Mapping, Sequence
+    from types import MappingProxyType as _MappingProxy
+    from typing import ClassVar
+else:
+    _MappingProxy = type(type.__dict__)  # types.MappingProxyType, without importing types
+
 __all__ = ["TRANSITIONS", "Event", "LoginResult", "State", "login_flow", "token_flow"]
 
 
-class State(enum.Enum):
+class _Constant:
+    """A named constant with an enum-like ``name``, ``value`` and repr (``<State.PING: 'ping'>``)."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self.name}: {self.value!r}>"
+
+    def __reduce__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"  # pickles by name, like an enum member
+
+
+class State(_Constant):
     """Where a flow is."""
 
-    PING = "ping"  # GET /v2/ without credentials sent
-    TOKEN = "token"  # token request sent to the Bearer realm
-    VERIFY = "verify"  # GET /v2/ (or tags/list) with credentials sent
-    DONE = "done"  # result returned
-    FAILED = "failed"  # an error was raised; the generator is finished
+    __slots__ = ()
+    PING: ClassVar[State]  # GET /v2/ without credentials sent
+    TOKEN: ClassVar[State]  # token request sent to the Bearer realm
+    VERIFY: ClassVar[State]  # GET /v2/ (or tags/list) with credentials sent
+    DONE: ClassVar[State]  # result returned
+    FAILED: ClassVar[State]  # an error was raised; the generator is finished
 
 
-class Event(enum.Enum):
+class Event(_Constant):
     """What a response meant."""
 
-    OPEN = "open"  # ping 2xx: no authentication required
-    BASIC = "basic"  # ping 401 offering Basic (and no Bearer)
-    BEARER = "bearer"  # ping 401 offering Bearer
-    TOKEN = "token"  # token server answered with a token
-    ACCEPTED = "accepted"  # credentials accepted by the registry
-    ERROR = "error"  # anything else
+    __slots__ = ()
+    OPEN: ClassVar[Event]  # ping 2xx: no authentication required
+    BASIC: ClassVar[Event]  # ping 401 offering Basic (and no Bearer)
+    BEARER: ClassVar[Event]  # ping 401 offering Bearer
+    TOKEN: ClassVar[Event]  # token server answered with a token
+    ACCEPTED: ClassVar[Event]  # credentials accepted by the registry
+    ERROR: ClassVar[Event]  # anything else
 
 
-TRANSITIONS: Mapping[tuple[State, Event], State] = MappingProxyType(
+for _name in ("PING", "TOKEN", "VERIFY", "DONE", "FAILED"):
+    setattr(State, _name, State(_name, _name.lower()))
+for _name in ("OPEN", "BASIC", "BEARER", "TOKEN", "ACCEPTED", "ERROR"):
+    setattr(Event, _name, Event(_name, _name.lower()))
+del _name
+
+TRANSITIONS: Mapping[tuple[State, Event], State] = _MappingProxy(
     {
         (State.PING, Event.OPEN): State.DONE,
         (State.PING, Event.BASIC): State.VERIFY,
@@ -126,14 +155,13 @@ class LoginResult:
 
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPO_NAME = re.compile(f"{_COMPONENT}(?:/{_COMPONENT})*")
+_REPO_NAME = f"{_COMPONENT}(?:/{_COMPONENT})*"
 
 
 def _check_endpoint(endpoint: str) -> str:
     endpoint = endpoint.rstrip("/")
     try:
-        parts = urlsplit(endpoint)
-        parts.port  # noqa: B018  (validates the port)
+        parts = split_url(endpoint)
     except ValueError:
         raise UsageError(f"invalid registry endpoint {sanitise(endpoint)!r}") from None
     if (
@@ -202,9 +230,9 @@ def _token_request(
         request = token_get_request(realm, challenge.service, scopes, creds, client_id)
     # The realm is a valid http(s) URL now (the builders raise ProtocolError otherwise).
     sends_secret = bool(creds.identity_token or (creds.username and creds.password))
-    realm_parts = urlsplit(request.url)
+    realm_parts = split_url(request.url)
     if realm_parts.scheme.lower() == "http" and sends_secret:
-        ep_parts = urlsplit(endpoint)
+        ep_parts = split_url(endpoint)
         realm_host = (realm_parts.hostname or "").lower()
         same_host = realm_host == (ep_parts.hostname or "").lower()
         if ep_parts.scheme != "http" or not (same_host or is_loopback_literal(realm_host)):
@@ -272,8 +300,12 @@ def _verify_url(endpoint: str, scopes: Sequence[str]) -> tuple[str, bool]:
     for scope in scopes:
         kind, _, rest = scope.partition(":")
         name, _, _actions = rest.rpartition(":")
-        if kind == "repository" and _REPO_NAME.fullmatch(name):
-            return f"{endpoint}/v2/{quote(name, safe='/')}/tags/list", True
+        if kind == "repository":
+            import re  # rare path (--scope): re costs start-up time
+
+            if re.fullmatch(_REPO_NAME, name):
+                # a valid name is [a-z0-9._/-] only: nothing to percent-encode in a path
+                return f"{endpoint}/v2/{name}/tags/list", True
     return f"{endpoint}/v2/", False
 
 

@@ -1,13 +1,22 @@
 """HTTP request/response descriptions exchanged between the sans-I/O flows and a transport.
 
 Rule: no I/O here.  Their repr never shows Authorization headers or bodies (they may hold secrets).
+
+Also the two URL helpers the flows need, :func:`split_url` and :func:`form_encode`: ``urlsplit``
+and ``urlencode`` for the plain http(s) URLs of a login, without importing ``urllib.parse`` (which
+pulls in ``re``, ``ipaddress``, ``functools``...: ~20 ms of every ``regauth login``, issue 6).
+Anything unusual still goes to ``urllib.parse``, imported then.
 """
 
 from __future__ import annotations
 
 from ._record import field, record
 
-__all__ = ["HttpRequest", "HttpResponse"]
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["HttpRequest", "HttpResponse", "SplitUrl", "form_encode", "split_url"]
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -56,3 +65,87 @@ class HttpResponse:
         """First value of header ``name``, or None."""
         values = self.header_values(name)
         return values[0] if values else None
+
+
+@record
+class SplitUrl:
+    """``urllib.parse.urlsplit``'s fields, with ``hostname`` and the checked ``port`` computed."""
+
+    scheme: str
+    netloc: str
+    path: str
+    query: str
+    fragment: str
+    hostname: str | None
+    port: int | None
+
+
+def split_url(url: str) -> SplitUrl:
+    """What ``urlsplit(url)`` gives, ``port`` included.
+
+    Raises:
+        ValueError: as ``urlsplit(url)`` or its ``.port`` would (bad IPv6 literal or port).
+    """
+    plain = _split_plain(url)
+    if plain is not None:
+        return plain
+    from urllib.parse import urlsplit  # rare path: IPv6 literal, non-ASCII, odd characters...
+
+    parts = urlsplit(url)
+    return SplitUrl(
+        parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment, parts.hostname, parts.port
+    )
+
+
+def _split_plain(url: str) -> SplitUrl | None:
+    """``split_url`` of a lower-case ``http(s)://`` URL of printable ASCII without brackets,
+    ``%`` in the host or a bad port; None for anything else (``urllib.parse`` decides those)."""
+    if url.startswith("https://"):
+        scheme = "https"
+    elif url.startswith("http://"):
+        scheme = "http"
+    else:
+        return None
+    if not (url.isascii() and url.isprintable()) or " " in url:
+        return None  # urlsplit strips or removes some whitespace and control characters
+    rest = url[len(scheme) + 3 :]
+    end = len(rest)
+    for delimiter in "/?#":
+        found = rest.find(delimiter, 0, end)
+        if found >= 0:
+            end = found
+    netloc, rest = rest[:end], rest[end:]
+    host, _, port_text = netloc.rpartition("@")[2].partition(":")
+    if "[" in netloc or "]" in netloc or "%" in host:
+        return None
+    port: int | None = None
+    if port_text:
+        if not port_text.isdigit() or int(port_text) > 65535:
+            return None
+        port = int(port_text)
+    fragment = query = ""
+    if "#" in rest:
+        rest, fragment = rest.split("#", 1)
+    if "?" in rest:
+        rest, query = rest.split("?", 1)
+    return SplitUrl(scheme, netloc, rest, query, fragment, host.lower() or None, port)
+
+
+# What urllib.parse.quote_plus(safe="") leaves as it is; space becomes "+", other bytes %XX.
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
+def form_encode(pairs: Iterable[tuple[str, str]]) -> str:
+    """``urllib.parse.urlencode(pairs)`` for ``str`` pairs (UTF-8, ``quote_plus``).
+
+    Raises:
+        UnicodeEncodeError: a lone surrogate, as ``urlencode`` would.
+    """
+    return "&".join(f"{_form_quote(key)}={_form_quote(value)}" for key, value in pairs)
+
+
+def _form_quote(text: str) -> str:
+    raw = text.encode("utf-8")
+    if not raw.translate(None, _UNRESERVED):
+        return text  # only unreserved characters: the usual case
+    return "".join([chr(b) if b in _UNRESERVED else "+" if b == 0x20 else f"%{b:02X}" for b in raw])

@@ -6,24 +6,27 @@ described there); observed.md §2 "Token endpoint as clients saw it", §3.2, §3
 Server-supplied text in any message is stripped of control characters and cut to
 :data:`MAX_SERVER_TEXT` characters; known secrets passed in ``secrets=`` are masked; a message never
 contains a token or password.
+
+A login goes through here, so this module imports none of ``base64``, ``json``, ``re``,
+``urllib.parse`` or ``datetime`` (issue 6: together ~40 ms of every ``regauth login``): their C
+halves (``binascii``, ``_json``, ``_datetime``) and plain string methods do the work, and
+``json.loads`` is only imported to report a body that is not JSON.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-from collections.abc import Iterable, Sequence
-from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
+import binascii
+from _json import make_scanner
 
 from ._challenge import parse_www_authenticate
 from ._errors import AuthError, ProtocolError, UsageError
-from ._http import HttpRequest, HttpResponse
+from ._http import HttpRequest, HttpResponse, SplitUrl, form_encode, split_url
 from ._record import field, record
 from ._types import Credentials, redact
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
     from datetime import datetime
     from typing import Any
 
@@ -80,11 +83,26 @@ _CODE_MESSAGES = {
 _STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 429: "TOOMANYREQUESTS"}
 _BEARER_ERRORS = {"invalid_token": "UNAUTHORIZED", "insufficient_scope": "DENIED"}
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
-)
+# The control characters sanitise() replaces, as str.translate tables: to NUL, and deleted.
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+_CONTROL_TO_NUL = dict.fromkeys(_CONTROLS, 0)
+_DROP_CONTROL = dict.fromkeys(_CONTROLS)
+
+
+class _JsonDefaults:
+    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder``: the defaults of ``json.loads``."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    array_hook = None  # read by Python 3.15+
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+
+_scan_json = make_scanner(_JsonDefaults)  # type: ignore[arg-type]  # duck-typed like JSONDecoder
+_JSON_SPACE = " \t\n\r"
 
 
 @record
@@ -118,7 +136,10 @@ def sanitise(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    text = _CONTROL.sub(" ", text).strip()
+    if not text.isprintable():  # every control character is unprintable: usually nothing to do
+        # each run of control characters becomes one space (runs at the ends are stripped anyway)
+        text = " ".join(filter(None, text.translate(_CONTROL_TO_NUL).split("\x00")))
+    text = text.strip()
     if len(text) > MAX_SERVER_TEXT:
         text = text[:MAX_SERVER_TEXT] + "…"
     return text
@@ -139,28 +160,34 @@ def basic_auth_header(username: str, password: str) -> str:
     if ":" in username:
         raise UsageError("a username must not contain ':'")
     raw = f"{username}:{password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
+    return "Basic " + binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
-def _realm_parts(realm: str) -> SplitResult:
+def _has_control(text: str) -> bool:
+    return not text.isprintable() and len(text.translate(_DROP_CONTROL)) != len(text)
+
+
+def _realm_parts(realm: str) -> SplitUrl:
     try:
-        parts = urlsplit(realm)
-        parts.port  # noqa: B018  (validates the port)
+        parts = split_url(realm)
     except ValueError:
         raise ProtocolError(f"invalid token realm {sanitise(realm)!r}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ProtocolError(f"invalid token realm {sanitise(realm)!r}: not an http(s) URL")
-    if _CONTROL.search(realm) or " " in realm:
+    if _has_control(realm) or " " in realm:
         raise ProtocolError(f"invalid token realm {sanitise(realm)!r}")
     return parts
 
 
 def _with_query(realm: str, params: list[tuple[str, str]]) -> str:
+    """The realm with ``params`` added to its query and its fragment dropped (as ``urlunsplit``)."""
     parts = _realm_parts(realm)
-    query = urlencode(params)
+    query = form_encode(params)
     if parts.query:
         query = f"{parts.query}&{query}" if query else parts.query
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    # the realm has a scheme and a host, so its path is empty or starts with "/"
+    url = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{url}?{query}" if query else url
 
 
 def token_get_request(
@@ -220,17 +247,52 @@ def token_refresh_request(
     ]
     url = _with_query(realm, [])
     headers = (("Content-Type", "application/x-www-form-urlencoded"),)
-    return HttpRequest("POST", url, headers, urlencode(form).encode("ascii"))
+    return HttpRequest("POST", url, headers, form_encode(form).encode("ascii"))
+
+
+def _rfc3339_fields(value: str) -> tuple[str, ...] | None:
+    """``YYYY-MM-DD[Tt ]hh:mm:ss[.f{1,9}](Z|z|±hh:mm)``: (year, month, day, hour, minute, second,
+    fraction or "", zone), or None.  Digits are any Unicode decimal digits (like ``\\d``)."""
+    if len(value) < 20:
+        return None
+    for at in (4, 7):
+        if value[at] != "-":
+            return None
+    if value[10] not in "Tt " or value[13] != ":" or value[16] != ":":
+        return None
+    fields = value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], value[17:19]
+    if not all(f.isdecimal() for f in fields):
+        return None
+    rest = value[19:]
+    frac = ""
+    if rest[0] == ".":
+        digits = 1
+        while digits < len(rest) and rest[digits].isdecimal():
+            digits += 1
+        frac, rest = rest[1:digits], rest[digits:]
+        if not 1 <= len(frac) <= 9:
+            return None
+    if rest in ("Z", "z"):
+        return (*fields, frac, rest)
+    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and (rest[1:3] + rest[4:6]).isdecimal():
+        return (*fields, frac, rest)
+    return None
 
 
 def _parse_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
-    match = _RFC3339.fullmatch(value)
-    if match is None:
+    parsed = _rfc3339_fields(value)
+    if parsed is None:
         return None
-    year, month, day, hour, minute, second, frac, zone = match.groups()
-    from datetime import datetime, timedelta, timezone
+    year, month, day, hour, minute, second, frac, zone = parsed
+    if TYPE_CHECKING:
+        from datetime import datetime, timedelta, timezone
+    else:
+        try:  # the C types the datetime module re-exports: importing datetime costs start-up time
+            from _datetime import datetime, timedelta, timezone
+        except ImportError:  # pragma: no cover - an interpreter without the C module
+            from datetime import datetime, timedelta, timezone
 
     try:
         if zone in ("Z", "z"):
@@ -253,11 +315,34 @@ def _expires(value: object) -> int:
     return max(seconds, MIN_EXPIRES_IN)
 
 
+def _json_loads(body: bytes) -> Any:
+    """``json.loads(body)``: same value, same exceptions (``ValueError``, ``RecursionError``).
+
+    The C scanner ``json`` itself uses, on the UTF-8 text ``json.detect_encoding`` would pick; a
+    body that is not JSON, or in UTF-16/32, is handed to ``json.loads`` for its exact answer.
+    """
+    if body[:1] not in (b"\x00", b"\xef", b"\xfe", b"\xff") and body[1:2] != b"\x00":  # UTF-8
+        try:
+            text = body.decode("utf-8", "surrogatepass")
+            value, end = _scan_json(text, len(text) - len(text.lstrip(_JSON_SPACE)))
+        except (ValueError, StopIteration, SystemError):
+            # StopIteration: no JSON value where one should be.  SystemError: before 3.12 the C
+            # scanner finds JSONDecodeError in an already imported json.decoder, and without one
+            # fails to set any exception.  json.loads gives the real answer either way.
+            pass
+        else:
+            if not text[end:].strip(_JSON_SPACE):
+                return value
+    import json  # rare path: the error message, or a UTF-16/32 body
+
+    return json.loads(body)
+
+
 def _load_json(body: bytes) -> Any:
     if len(body) > MAX_BODY:
         raise ProtocolError(f"token response too large ({len(body)} bytes, limit {MAX_BODY})")
     try:
-        return json.loads(body)
+        return _json_loads(body)
     except (ValueError, RecursionError):
         return None
 
@@ -274,7 +359,7 @@ def registry_errors(body: bytes, secrets: Iterable[str] = ()) -> tuple[str, ...]
     if len(body) > MAX_BODY:
         return ()
     try:
-        doc = json.loads(body)
+        doc = _json_loads(body)
     except (ValueError, RecursionError):
         return ()
     if not isinstance(doc, dict) or not isinstance(doc.get("errors"), list):
@@ -297,7 +382,7 @@ def _details(body: bytes, secrets: Iterable[str]) -> str:
     if len(body) > MAX_BODY:
         return ""
     try:
-        doc = json.loads(body)
+        doc = _json_loads(body)
     except (ValueError, RecursionError):
         return ""
     if isinstance(doc, dict) and isinstance(doc.get("details"), str):
@@ -340,7 +425,7 @@ def auth_error(resp: HttpResponse, secrets: Iterable[str] = ()) -> AuthError:
 def _valid_token(value: object) -> str:
     if not isinstance(value, str) or not value:
         return ""
-    if _TOKEN_CHARS.fullmatch(value) is None:
+    if not (value.isascii() and value.isprintable()) or " " in value:  # not all of 0x21-0x7e
         raise ProtocolError("authorization server returned a malformed token")
     return value
 
