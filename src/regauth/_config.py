@@ -21,7 +21,7 @@ import errno
 import os
 import stat
 import sys
-from _functools import partial
+from _functools import partial  # type: ignore[import-not-found]  # functools' C half
 from _json import encode_basestring, make_scanner
 from itertools import chain, repeat
 
@@ -338,7 +338,7 @@ class _ScanContext:
 class _FastScanContext(_ScanContext):
     """No pairs hook: the C scanner builds the dicts itself (3x faster on 10,000 entries)."""
 
-    object_pairs_hook = None
+    object_pairs_hook = None  # type: ignore[assignment]
 
 
 _scan = make_scanner(_ScanContext())  # type: ignore[arg-type]  # duck-typed like JSONDecoder
@@ -381,7 +381,9 @@ def _scan_document(scan: Callable[[str, int], tuple[Any, int]], text: str) -> tu
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
         value, end = scan(text, start)
-    except StopIteration:
+    except (StopIteration, SystemError):
+        # SystemError: the C scanner words a syntax error with json.decoder's JSONDecodeError and
+        # fails without an exception when that module is not loaded yet; the caller asks json.
         return None, False
     return value, not text[end:].strip(_WHITESPACE)
 
@@ -512,7 +514,7 @@ def _plain_auth_values(entries: list[Any]) -> list[str] | None:
         return []
     if set(map(type, entries)) != {dict} or set(map(len, entries)) != {1}:
         return None
-    values = list(map(dict.get, entries, repeat("auth")))
+    values: list[Any] = list(map(dict.get, entries, repeat("auth")))
     if set(map(type, values)) != {str} or "" in values:
         return None
     return values
