@@ -27,6 +27,9 @@ from ._record import field, record
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from types import MappingProxyType as _MappingProxy
+else:
+    _MappingProxy = type(type.__dict__)  # types.MappingProxyType, without importing types
 
 __all__ = [
     "MAX_CHALLENGES",
@@ -40,8 +43,6 @@ __all__ = [
 MAX_CHALLENGES = 64
 MAX_PARAMS = 64
 MAX_ELEMENTS = 1024
-
-_MappingProxy = type(type.__dict__)  # types.MappingProxyType, without importing types
 
 # RFC 7230 tchar; token68 characters (without the '=' padding); optional whitespace.  Sets for
 # str.lstrip, which tries them in order: the usual characters first.
