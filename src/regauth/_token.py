@@ -267,7 +267,7 @@ def _rfc3339_fields(value: str) -> tuple[str, ...] | None:
     frac = ""
     if rest[0] == ".":
         digits = 1
-        while digits < len(rest) and rest[digits].isdecimal():
+        while digits < min(len(rest), 11) and rest[digits].isdecimal():  # 10 digits are too many
             digits += 1
         frac, rest = rest[1:digits], rest[digits:]
         if not 1 <= len(frac) <= 9:
