@@ -47,9 +47,14 @@ demo: install
 reliability-report: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.reliability.report
 
+# regauth as a user installs it: a regular install on the system's Python (Debian's python3 here);
+# BENCH_PYTHON= (empty) benchmarks the development venv instead.
+BENCH_PYTHON ?= $(firstword $(wildcard /usr/bin/python3))
+
 bench: install
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m compileall -q src/regauth
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench
+	PATH="$(CURDIR)/$(BIN):$$PATH" env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m bench \
+		$(if $(BENCH_PYTHON),--python $(BENCH_PYTHON)) $(BENCH_ARGS)
 
 fuzz: install
 	$(BIN)/pip install -q -e ".[test,fuzz]"
