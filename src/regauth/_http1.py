@@ -11,6 +11,7 @@ does (another interpreter), :func:`direct_tls` is False and the ``ssl`` module i
 from __future__ import annotations
 
 import _socket
+import _thread
 import sys
 import time
 
@@ -216,6 +217,10 @@ class Connection:
         self._sock: _Stream | None = None
         self._buf = b""
         self.connects = 0
+        self._pending: _thread.LockType | None = None  # held while a preconnect() runs
+        self._failed: HttpError | None = None  # how the last preconnect() failed
+        self._abandoned = False
+        self.preconnected = False  # a request used the socket a preconnect() opened
 
     def __repr__(self) -> str:
         return f"Connection({'https' if self.context else 'http'}://{self.host}:{self.port})"
@@ -270,6 +275,43 @@ class Connection:
         data, self._buf = self._buf[:size], self._buf[size:]
         return data
 
+    def preconnect(self) -> None:
+        """Open the connection (TCP, proxy tunnel, TLS handshake) in a background thread.
+
+        Nothing is sent but the handshake.  :meth:`request` waits for it, then uses the socket or
+        raises the error the connect met (once: no second attempt at a host that just failed).
+        :meth:`close` does not wait: the thread closes what it opened.
+        """
+        if self._sock is not None or self._pending is not None:
+            return
+        done = _thread.allocate_lock()
+        done.acquire()
+        self._pending = done
+        deadline = time.monotonic() + self.timeout
+
+        def run() -> None:
+            try:
+                self._connect(deadline)
+            except HttpError as exc:
+                self._failed = exc
+            except Exception as exc:  # reported by request(), in this thread's stead
+                self._failed = HttpError(f"connect to {self.host}:{self.port}: {exc}")
+            finally:
+                if self._abandoned:
+                    self._close_socket()
+                done.release()
+
+        _thread.start_new_thread(run, ())
+
+    def _await_preconnect(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.acquire()  # bounded by the connect timeout
+            self.preconnected = self._sock is not None
+            failed, self._failed = self._failed, None
+            if failed is not None:
+                raise failed
+
     def _connect(self, deadline: float) -> None:
         target = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
         try:
@@ -283,16 +325,19 @@ class Connection:
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)  # else 40 ms per request (delayed ACK)
         self._sock, self._buf = sock, b""
         self.connects += 1
-        if self.proxy is not None and self.context is not None:
-            self._tunnel(deadline)
-        if self.context is not None:
-            try:
-                self._settimeout(deadline)
-                self._sock = self._wrap(sock, self.context)
-            except OSError as exc:  # _ssl.SSLError is an OSError
-                self.close()
-                reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
-                raise HttpError(f"TLS handshake with {self.host}:{self.port}: {reason}") from None
+        try:
+            if self.proxy is not None and self.context is not None:
+                self._tunnel(deadline)
+            if self.context is not None:
+                try:
+                    self._settimeout(deadline)
+                    self._sock = self._wrap(sock, self.context)
+                except OSError as exc:  # _ssl.SSLError is an OSError
+                    reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
+                    raise HttpError(f"TLS handshake with {self.host}:{self.port}: {reason}") from None
+        except BaseException:  # never leave a half-made (say, not yet TLS) socket behind
+            self._close_socket()
+            raise
 
     def _wrap(self, sock: _Sock, context: _SSLContext) -> _Stream:
         """The TLS handshake over ``sock`` (its timeout applies), SNI from ``self.host``."""
@@ -318,7 +363,6 @@ class Connection:
         status_line = head.split("\r\n", 1)[0]
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or not parts[1].startswith("2"):
-            self.close()
             raise HttpError(f"proxy {self.proxy.host}:{self.proxy.port} refused CONNECT: {status_line[:100]}")
 
     def _sendall(self, data: bytes, deadline: float) -> None:
@@ -331,6 +375,15 @@ class Connection:
 
     def close(self) -> None:
         """Close the socket (the next request reconnects)."""
+        pending = self._pending
+        if pending is not None:
+            if not pending.acquire(False):  # a preconnect() still runs: it closes its socket
+                self._abandoned = True
+                return
+            self._pending = None
+        self._close_socket()
+
+    def _close_socket(self) -> None:
         if self._sock is not None:
             try:
                 self._sock.close()
@@ -355,6 +408,7 @@ class Connection:
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body)}")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        self._await_preconnect()
         for attempt in (0, 1):
             reused = self._sock is not None
             if not reused:
