@@ -32,9 +32,7 @@ REGISTRY_USERS = {"testuser": "testpassword", "limited": "limitedpassword"}
 TOKEN_ACL = {"*": ["*"], "limited": ["test/a"]}
 
 
-def _start(
-    tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any
-) -> Iterator[RegistryStack]:
+def _start(tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any) -> Iterator[RegistryStack]:
     require(have_registry(), "docker-registry (distribution 2.8) is not installed")
     stack = start_registry_stack(
         tmp_path_factory.mktemp(name),
@@ -124,10 +122,8 @@ def docker_config_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def isolated_env(
-    tmp_path: Path, docker_config_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> IsolatedEnv:
-    """Point HOME, XDG_CONFIG_HOME, XDG_RUNTIME_DIR, DOCKER_CONFIG at temp dirs; drop auth vars."""
+def isolated_env(tmp_path: Path, docker_config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedEnv:
+    """Point HOME, XDG_CONFIG/CACHE_HOME, XDG_RUNTIME_DIR, DOCKER_CONFIG at temp dirs; drop auth vars."""
     home = tmp_path / "home"
     xdg_config = tmp_path / "xdg-config"
     runtime = tmp_path / "xdg-runtime"
@@ -140,7 +136,8 @@ def isolated_env(
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config_dir))
     if os.name == "nt":
         monkeypatch.setenv("USERPROFILE", str(home))
-    for var in ("DOCKER_AUTH_CONFIG", "REGISTRY_AUTH_FILE"):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))  # regauth's realms.json
+    for var in ("DOCKER_AUTH_CONFIG", "REGISTRY_AUTH_FILE", "REGAUTH_CACHE_DIR"):
         monkeypatch.delenv(var, raising=False)
     return IsolatedEnv(home, xdg_config, runtime, docker_config_dir)
 

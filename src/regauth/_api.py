@@ -104,15 +104,24 @@ def verify(
 
     Raises AuthError when refused, TransportError when no endpoint could be reached.
     """
-    from ._flow import login_flow
-    from ._transport import endpoints_for, open_session, run_flow
+    from ._realms import remember, remembered
+    from ._transport import endpoint_origin, endpoints_for, open_session, run_flow
 
     options = _transport_options(tls_verify, cert_dir, timeout)
     failures: list[str] = []
     for endpoint in endpoints_for(key, options):
         try:
             with open_session(endpoint, options) as session:
+                origin = endpoint_origin(endpoint.url)
+                session.preconnect(origin)  # the handshakes overlap building the flow
+                token_server = remembered(origin)
+                if token_server is not None and token_server != origin:
+                    session.preconnect(token_server)  # and the ping (_realms)
+                from ._flow import login_flow
+
                 result = run_flow(session, login_flow(endpoint.url, creds, scopes=scopes), options)
+                others = [o for o in session.origins if o != origin]
+                remember(origin, others[0] if len(others) == 1 else None)
         except TransportError as exc:
             failures.append(str(exc))
             continue

@@ -50,6 +50,7 @@ __all__ = [
     "encode_auth",
     "entry_credentials",
     "load",
+    "loads",
     "update",
 ]
 
@@ -413,6 +414,14 @@ def _parse(text: str) -> Any:
 
 
 # --------------------------------------------------------------------------- the snapshot
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` as config.json is read (strict, duplicate keys refused) without importing json.
+
+    Raises ValueError.
+    """
+    return _parse(text)
 
 
 class ConfigFile:

@@ -29,9 +29,11 @@ __all__ = [
     "Endpoint",
     "Session",
     "TransportOptions",
+    "endpoint_origin",
     "endpoints_for",
     "is_loopback_host",
     "open_session",
+    "origin_of",
     "proxy_for",
     "run_flow",
     "send",
@@ -298,6 +300,7 @@ class Session:
         self.options = options
         self._ctx: _SSLContext | None = None
         self._conns: dict[tuple[str, str, int], Connection] = {}
+        self.origins: list[str] = []  # "scheme://host:port" of every request's host, first use first
 
     def __repr__(self) -> str:
         return f"Session({self.endpoint.url})"
@@ -307,9 +310,12 @@ class Session:
         """TCP connections opened so far (for tests and benchmarks)."""
         return sum(conn.connects for conn in self._conns.values())
 
-    def connection(self, scheme: str, host: str, port: int) -> Connection:
-        """The kept-alive connection to a host, created on first use."""
+    def connection(self, scheme: str, host: str, port: int, *, used: bool = True) -> Connection:
+        """The kept-alive connection to a host, created on first use (``used``: for a request)."""
         key = (scheme, host.lower(), port)
+        origin = origin_of(scheme, key[1], port)
+        if used and origin not in self.origins:
+            self.origins.append(origin)
         conn = self._conns.get(key)
         if conn is None:
             if scheme == "https" and self._ctx is None:
@@ -324,6 +330,20 @@ class Session:
             self._conns[key] = conn
         return conn
 
+    def preconnect(self, origin: str) -> None:
+        """Start opening the connection to ``origin`` (``scheme://host[:port]``) in the background.
+
+        Only the TCP and TLS handshakes happen (same TLS policy and proxy as a request there);
+        nothing is sent until a request for that origin comes.  A malformed origin is ignored.
+        """
+        try:
+            parts = _split_url(origin)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return
+        if parts.scheme in ("http", "https") and parts.hostname:
+            self.connection(parts.scheme, parts.hostname, port, used=False).preconnect()
+
     def close(self) -> None:
         """Close every connection."""
         for conn in self._conns.values():
@@ -337,6 +357,20 @@ class Session:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def origin_of(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, the port always written, IPv6 in brackets, the host lower-case."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown.lower()}:{port}"
+
+
+def endpoint_origin(url: str) -> str:
+    """:func:`origin_of` an http(s) URL (ValueError if it has none)."""
+    parts = _split_url(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    return origin_of(parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
 
 
 def open_session(endpoint: Endpoint, options: TransportOptions) -> Session:

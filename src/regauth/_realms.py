@@ -1,0 +1,92 @@
+"""Which token server each registry named last time.  Rule: a hint for speed, never for trust.
+
+A token login talks to two hosts: the registry (ping, then the check with the token) and the token
+server its ``WWW-Authenticate`` challenge names.  Over a slow link the second TCP + TLS handshake
+costs two round trips after the ping (issue 6 item 7).  With the token server remembered, a login
+opens that connection while it pings the registry; credentials still go only where this ping's
+challenge says, and a remembered host the challenge no longer names only ever saw a handshake.
+
+The cache is a small JSON object ``{registry origin: token server origin}``, no secrets, in the
+user's cache directory (``$REGAUTH_CACHE_DIR`` if set, ``""`` turns it off).  Any problem reading or
+writing it is ignored: it never fails or slows down a login by more than a failed open.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["MAX_ENTRIES", "cache_path", "remember", "remembered"]
+
+MAX_ENTRIES = 64
+_FILENAME = "realms.json"
+
+
+def cache_path() -> str | None:
+    """The cache file, or None when caching is off (``REGAUTH_CACHE_DIR=""``) or there is no home."""
+    override = os.environ.get("REGAUTH_CACHE_DIR")
+    if override is not None:
+        return os.path.join(override, _FILENAME) if override else None
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA", "")
+        return os.path.join(base, "regauth", "Cache", _FILENAME) if base else None
+    home = os.path.expanduser("~")
+    if home.startswith("~"):
+        return None
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Caches", "regauth", _FILENAME)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return os.path.join(base, "regauth", _FILENAME)
+
+
+def _read(path: str) -> dict[str, str]:
+    from ._config import loads
+
+    try:
+        with open(path, "rb") as fh:
+            data = loads(fh.read(1 << 16).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def remembered(registry: str) -> str | None:
+    """The token server origin last seen for ``registry`` (an origin), or None."""
+    path = cache_path()
+    return _read(path).get(registry) if path else None
+
+
+def remember(registry: str, token_server: str | None) -> None:
+    """Record (or, with None, forget) ``registry``'s token server; written only on a change."""
+    path = cache_path()
+    if path is None:
+        return
+    known = _read(path)
+    if known.get(registry) == token_server:
+        return
+    known.pop(registry, None)
+    if token_server is not None:
+        known[registry] = token_server  # last: the most recent use
+    while len(known) > MAX_ENTRIES:
+        del known[next(iter(known))]
+    from ._config import dumps
+
+    directory = os.path.dirname(path)
+    temp = f"{path}.tmp-{os.getpid()}"
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+        try:
+            view = memoryview(dumps(known).encode("utf-8"))
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
