@@ -538,6 +538,20 @@ def test_dumps_big_auths_equals_oracle() -> None:
     assert dumps(data) == _oracle(data)
 
 
+@pytest.mark.parametrize(
+    "odd_key", ["plain.example", 'quote"d', "back\\slash", "<&>", "caf\u00e9", "tab\there", "\u2028"]
+)
+def test_dumps_plain_auths_equals_oracle(odd_key: str) -> None:
+    """The all-``{"auth": ...}`` writer (no Python loop), with keys that need escapes and that don't."""
+    auths = {f"r{i}.example:5000": {"auth": encode_auth(f"u{i}", f"p{i}")} for i in range(20)}
+    auths[odd_key] = {"auth": encode_auth("me", "pw")}
+    data = {"auths": auths, "credsStore": "pass"}
+    assert dumps(data) == _oracle(data)
+    assert dumps({"auths": {k: auths[k] for k in list(auths)[:9]}}) == _oracle(
+        {"auths": dict(list(auths.items())[:9])}
+    )
+
+
 _AUTH_VALUES = [
     "dGVzdHVzZXI6dGVzdHBhc3N3b3Jk",
     "dGVzdHVzZXI6\r\ndGVzdHBhc3N3b3Jk",  # CR/LF skipped, as Go's StdEncoding does

@@ -247,6 +247,11 @@ def _encode(value: Any, level: int, out: list[str]) -> None:
         _encode_object(value, level, out)
 
 
+def _needs_no_escape(text: str) -> bool:
+    """True when JSON writes ``text`` between quotes as it is (printable ASCII, no ``"`` or ``\\``)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
 def _encode_object(value: Mapping[str, Any], level: int, out: list[str]) -> None:
     if not value:
         out.append("{}")
@@ -259,10 +264,20 @@ def _encode_object(value: Mapping[str, Any], level: int, out: list[str]) -> None
     append = out.append
     if len(value) > 8 and set(map(type, value)) == {str}:  # a big ``auths``: C loops, no Python loop
         auths = _plain_auth_values(list(value.values()))
-        if auths is not None:
-            entry = "{}: {{" + inner2 + '"auth": {}' + inner + "}}"  # str.format: braces doubled
-            body = comma.join(map(entry.format, map(quote, value), map(quote, auths)))
-            append("{" + inner + body + "\n" + "\t" * level + "}")
+        if auths is not None:  # key, ': {"auth": ', value, '}' + comma; four slices of one list
+            keys = list(value)
+            count = len(keys)
+            if _needs_no_escape("".join(keys)) and _needs_no_escape("".join(auths)):
+                opening, mid, close = '"', '": {' + inner2 + '"auth": "', '"' + close2 + comma + '"'
+            else:  # quoted one by one
+                keys, auths = list(map(quote, keys)), list(map(quote, auths))
+                opening, mid, close = "", ": {" + inner2 + '"auth": ', close2 + comma
+            parts = [mid] * (4 * count)
+            parts[0::4] = keys
+            parts[2::4] = auths
+            parts[3::4] = [close] * count
+            parts[-1] = close.removesuffix(comma + opening)
+            append("{" + inner + opening + "".join(parts) + "\n" + "\t" * level + "}")
             return
     separator = "{" + inner
     for key, item in value.items():
