@@ -21,6 +21,7 @@ import errno
 import os
 import stat
 import sys
+from _bisect import bisect_left
 from _functools import partial  # type: ignore[import-not-found]  # functools' C half
 from _json import encode_basestring, make_scanner
 from itertools import chain, repeat
@@ -490,11 +491,11 @@ class ConfigFile:
             auths[key] = entry
             return
         keys = list(auths)
-        if keys != sorted(keys):
+        if keys != sorted(keys):  # timsort: one pass over sorted keys
             auths[key] = entry
             return
-        items = [*auths.items(), (key, entry)]
-        items.sort(key=lambda item: item[0])
+        items = list(auths.items())
+        items.insert(bisect_left(keys, key), (key, entry))
         auths.clear()
         auths.update(items)
 
