@@ -20,7 +20,7 @@ from bench.harness import CaseResult, run_case
 
 __all__ = ["COMMAND", "format_counters", "format_table", "machine", "main", "markdown"]
 
-COMMAND = "make bench   # or: .venv/bin/python -m bench [--runs 15] [--warmup 2] [--cases ...]"
+COMMAND = "make bench   # or: .venv/bin/python -m bench --python /usr/bin/python3 [--runs 15] [--cases ...]"
 _COUNTERS = (
     ("connections", "TCP conns"),
     ("tls_handshakes", "TLS hs"),
