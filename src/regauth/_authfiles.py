@@ -19,17 +19,17 @@ its normal store, and so does :func:`credentials_before_docker` (a warning is lo
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-from collections.abc import Mapping
-from pathlib import Path
 
 from ._address import HUB_KEY, normalise
 from ._config import decode_auth, entry_credentials, load
 from ._errors import ConfigError, UsageError
 from ._record import record
 from ._types import Credentials
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING; json, logging, pathlib are imported where needed
+if TYPE_CHECKING:  # (rare paths): `list`, `status` and `get` start faster (issue 6)
+    from collections.abc import Mapping
 
 __all__ = [
     "ENV_DOCKER_AUTH_CONFIG",
@@ -52,7 +52,14 @@ __all__ = [
 ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
 ENV_REGISTRY_AUTH_FILE = "REGISTRY_AUTH_FILE"
 
-_log = logging.getLogger("regauth.authfiles")
+
+
+def _warn(message: str, *args: object) -> None:
+    """A warning through ``logging`` (imported only then: it costs ~10 ms)."""
+    import logging
+
+    logging.getLogger("regauth.authfiles").warning(message, *args)
+
 PathLike = str | os.PathLike[str]
 
 
@@ -61,7 +68,7 @@ class AuthFile:
     """One auth file: ``label`` says why it is read (``--authfile``, ``REGISTRY_AUTH_FILE``, ``podman``)."""
 
     label: str
-    path: Path
+    path: str
     explicit: bool = False
 
 
@@ -89,6 +96,8 @@ def docker_auth_config(environ: Mapping[str, str] | None = None) -> dict[str, Cr
 
     def bad(why: str) -> ConfigError:
         return ConfigError(f"{ENV_DOCKER_AUTH_CONFIG}: {why}", ENV_DOCKER_AUTH_CONFIG)
+
+    import json  # only when the variable is set
 
     try:
         data = json.loads(text)  # trailing data (a second object) is an error here too
@@ -126,7 +135,7 @@ def read_auth_file(path: PathLike) -> dict[str, Credentials]:
 
     Raises ConfigError when the file is unreadable or malformed.
     """
-    cfg = load(Path(path))
+    cfg = load(path)
     result: dict[str, Credentials] = {}
     for key, entry in cfg.auths().items():
         creds = entry_credentials(key, entry)
@@ -141,10 +150,10 @@ def explicit_auth_file(
     """``--authfile FILE``, else ``$REGISTRY_AUTH_FILE``, else None."""
     env = os.environ if environ is None else environ
     if authfile is not None and os.fspath(authfile):
-        return AuthFile("--authfile", Path(authfile), explicit=True)
+        return AuthFile("--authfile", os.fspath(authfile), explicit=True)
     value = env.get(ENV_REGISTRY_AUTH_FILE, "")
     if value:
-        return AuthFile(ENV_REGISTRY_AUTH_FILE, Path(value), explicit=True)
+        return AuthFile(ENV_REGISTRY_AUTH_FILE, value, explicit=True)
     return None
 
 
@@ -154,9 +163,9 @@ def podman_auth_files(environ: Mapping[str, str] | None = None) -> list[AuthFile
     files: list[AuthFile] = []
     runtime = env.get("XDG_RUNTIME_DIR", "")
     if runtime:
-        files.append(AuthFile("podman", Path(runtime) / "containers" / "auth.json"))
-    config_home = env.get("XDG_CONFIG_HOME", "") or str(Path.home() / ".config")
-    files.append(AuthFile("podman", Path(config_home) / "containers" / "auth.json"))
+        files.append(AuthFile("podman", os.path.join(runtime, "containers", "auth.json")))
+    config_home = env.get("XDG_CONFIG_HOME", "") or os.path.join(os.path.expanduser("~"), ".config")
+    files.append(AuthFile("podman", os.path.join(config_home, "containers", "auth.json")))
     return files
 
 
@@ -266,7 +275,7 @@ def _env_entries() -> dict[str, Credentials] | None:
     try:
         return docker_auth_config()
     except ConfigError as exc:
-        _log.warning("%s; it is ignored", exc)
+        _warn("%s; it is ignored", exc)
         return None
 
 
@@ -276,7 +285,7 @@ def _file_entries(auth_file: AuthFile) -> dict[str, Credentials]:
     except ConfigError:
         if auth_file.explicit:
             raise
-        _log.warning("cannot read %s; it is skipped", auth_file.path)
+        _warn("cannot read %s; it is skipped", auth_file.path)
         return {}
 
 

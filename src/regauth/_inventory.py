@@ -8,11 +8,7 @@ read like Docker's ``GetAllCredentials`` (docker-behaviour.md §4): ``credsStore
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from ._address import normalise
 from ._authfiles import (
@@ -28,6 +24,11 @@ from ._helperproto import TOKEN_USERNAME
 from ._record import field, record
 from ._types import Credentials
 from .stores.resolve import StoreChoice, choose_store, open_store
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING; concurrent.futures only where helpers are asked
+if TYPE_CHECKING:  # (start-up of `list` and `status`, issue 6)
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 __all__ = [
     "AUTH_IDENTITY_TOKEN",
@@ -258,8 +259,10 @@ def collect_credentials(
             raise RegauthError(f"{row.info.source}: {row.info.error}")
         key = row.info.server
         if "://" in key or "/" not in key:  # a registry key (not podman's host/ns/repo): canonical
-            with contextlib.suppress(UsageError):
+            try:
                 key = normalise(key)
+            except UsageError:
+                pass
         if key in result:
             continue
         creds = row.fetch()
@@ -329,6 +332,8 @@ def status(
         rows = [r for r in rows if r.info.server == "*" or _matches(r.info.server, wanted)]
     if not rows:
         return []
+    from concurrent.futures import ThreadPoolExecutor  # only when there is something to check
+
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(rows)))) as pool:
         return list(pool.map(lambda r: _check(r, tls_verify, timeout, verify), rows))
 
@@ -372,7 +377,7 @@ def _logout_config(path: str, removed: list[str], errors: list[str]) -> None:
 
 
 def _logout_file(auth_file: AuthFile, removed: list[str], errors: list[str]) -> None:
-    if not auth_file.path.exists():
+    if not os.path.exists(auth_file.path):
         return
     found: list[str] = []
 
