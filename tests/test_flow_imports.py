@@ -15,50 +15,9 @@ import textwrap
 
 import pytest
 
-SLOW = sorted(
-    [
-        "re",
-        "enum",
-        "argparse",
-        "gettext",
-        "locale",
-        "shutil",
-        "pathlib",
-        "fnmatch",
-        "ntpath",
-        "urllib",
-        "urllib.parse",
-        "ipaddress",
-        "json",
-        "json.decoder",
-        "json.encoder",
-        "json.scanner",
-        "ssl",
-        "socket",
-        "selectors",
-        "base64",
-        "struct",
-        "contextlib",
-        "collections",
-        "collections.abc",
-        "functools",
-        "types",
-        "encodings.idna",
-        "warnings",
-        "datetime",
-        "typing",
-        "dataclasses",
-        "inspect",
-        "logging",
-        "subprocess",
-        "tempfile",
-        "random",
-        "hashlib",
-        "getpass",
-        "string",
-        "operator",
-    ]
-)
+from tests.support.budget import SLOW_MODULES
+
+SLOW = sorted(SLOW_MODULES)
 
 PRELUDE = textwrap.dedent(
     """

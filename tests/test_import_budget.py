@@ -16,55 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.budget import SLOW_MODULES
 from tests.support.registry import RegistryStack
-
-#: Python modules the usual login/logout never need (C modules such as _ssl, _socket, _json are fine).
-NOT_ON_THE_PATH = frozenset(
-    [
-        "re",
-        "enum",
-        "argparse",
-        "gettext",
-        "locale",
-        "shutil",
-        "pathlib",
-        "fnmatch",
-        "ntpath",
-        "urllib",
-        "urllib.parse",
-        "ipaddress",
-        "json",
-        "json.decoder",
-        "json.encoder",
-        "json.scanner",
-        "ssl",
-        "socket",
-        "selectors",
-        "base64",
-        "struct",
-        "contextlib",
-        "collections",
-        "collections.abc",
-        "functools",
-        "types",
-        "encodings.idna",
-        "stringprep",
-        "unicodedata",
-        "warnings",
-        "datetime",
-        "typing",
-        "dataclasses",
-        "inspect",
-        "logging",
-        "subprocess",
-        "tempfile",
-        "random",
-        "hashlib",
-        "getpass",
-        "string",
-        "operator",
-    ]
-)
 
 _RUN = (
     "import sys\nfrom regauth.cli import main\n"
@@ -102,8 +55,8 @@ def test_login_and_logout_import_only_c_modules_and_regauth(
     config = tmp_path / "cfg"
     argv = ["login", "-u", stack.username, "--password-stdin", stack.host]
     login = _imported(argv, config, docker_only_path, stack.password)
-    assert not login & NOT_ON_THE_PATH, f"login imported {sorted(login & NOT_ON_THE_PATH)}"
+    assert not login & SLOW_MODULES, f"login imported {sorted(login & SLOW_MODULES)}"
     assert "_ssl" in login  # it did speak TLS
     logout = _imported(["logout", stack.host], config, docker_only_path)
-    assert not logout & NOT_ON_THE_PATH, f"logout imported {sorted(logout & NOT_ON_THE_PATH)}"
+    assert not logout & SLOW_MODULES, f"logout imported {sorted(logout & SLOW_MODULES)}"
     assert "_ssl" not in logout  # no TLS library loaded for a file edit

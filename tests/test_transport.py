@@ -217,43 +217,6 @@ def test_proxy_rules() -> None:
     assert proxy_for("http", "reg.example", 80, env) is None  # only HTTPS_PROXY set
 
 
-def test_https_through_a_connect_proxy(registry_basic_https: RegistryStack) -> None:
-    """CONNECT tunnel to the real registry, TLS inside it."""
-    tunnels: list[bytes] = []
-
-    def connect_proxy(client: socket.socket, request: bytes) -> bool:
-        tunnels.append(request.split(b"\r\n", 1)[0])
-        host, port = request.split(b" ")[1].decode().rsplit(":", 1)
-        upstream = socket.create_connection((host, int(port)))
-        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-
-        def pump(src: socket.socket, dst: socket.socket) -> None:
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            finally:
-                dst.close()
-
-        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-        pump(client, upstream)
-        return False
-
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-    host, port = registry_basic_https.host.split(":")
-    with fake_server(connect_proxy) as (proxy_port, _):
-        conn = Connection(host, int(port), context=ctx, timeout=3, proxy=Proxy("127.0.0.1", proxy_port))
-        response = conn.request("GET", "/v2/", [("Host", registry_basic_https.host)], b"",
-                                deadline=time.monotonic() + 5)  # fmt: skip
-        conn.close()
-    assert response.status == 401
-    assert tunnels == [f"CONNECT {registry_basic_https.host} HTTP/1.1".encode()]
-
-
 def test_proxy_refusal_is_reported() -> None:
     with fake_server(reply(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")) as (
         port,

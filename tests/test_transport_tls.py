@@ -47,15 +47,12 @@ from regauth._transport import (
 )
 from regauth._types import Credentials
 from tests.reliability.fakes import tls_context
+from tests.support.budget import SLOW_MODULES
 from tests.support.certs import CA, make_ca
 from tests.support.registry import RegistryStack
 from tests.test_transport import fake_server
 
-_FORBIDDEN_TEXT = """re enum argparse gettext locale shutil pathlib fnmatch ntpath urllib urllib.parse
-    ipaddress json json.decoder json.encoder json.scanner ssl socket selectors base64 struct contextlib
-    collections collections.abc functools types encodings.idna warnings datetime typing dataclasses
-    inspect logging subprocess tempfile random hashlib getpass string operator"""
-FORBIDDEN = frozenset(_FORBIDDEN_TEXT.split())  # issue 6: never loaded by a plain login
+FORBIDDEN = SLOW_MODULES  # issue 6: never loaded by a plain login
 OPTIONS = TransportOptions(timeout=3.0)
 
 
@@ -181,6 +178,7 @@ def test_https_through_a_connect_proxy(registry_basic_https: RegistryStack, tls_
         assert type(conn._sock).__name__ == _expected_stream(tls_path)
         conn.close()
     assert conn.connects == 1 and len(seen) == 1
+    assert seen[0].split(b"\r\n", 1)[0] == f"CONNECT {registry_basic_https.host} HTTP/1.1".encode()
 
 
 # --------------------------------------------------------------------------- a scripted TLS server
