@@ -709,3 +709,17 @@ def test_check_hands_its_parse_to_the_next_update_only_for_the_same_bytes(tmp_pa
     check(tmp_path / "other.json")  # missing: nothing handed over
     update(path, _add("e"))
     assert list(json.loads(path.read_text())["auths"]) == ["b", "c", "d", "e"]
+
+
+def test_without_the_json_c_module_the_json_package_does_the_same(tmp_path: Path) -> None:
+    """Another interpreter (PyPy has no ``_json``): _cjson falls back to ``json``, same results."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('{"auths": {"h:5000": {"auth": "' + encode_auth("u", "p") + '"}}, "n": 1.50, "x": "<&>"}')
+    code = (
+        "import sys\nsys.modules['_json'] = None\n"
+        "from regauth._config import load, dumps, _parse\n"
+        "cfg = load(sys.argv[1])\nprint(dumps(cfg.data))\n"
+        'try:\n    _parse(\'{"a": 1, "a": 2}\')\nexcept ValueError as exc:\n    print(exc)\n'
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout == dumps(load(path).data) + '\nduplicate key "a" in a JSON object\n'

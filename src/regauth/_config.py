@@ -21,11 +21,16 @@ import errno
 import os
 import stat
 import sys
-from _bisect import bisect_left
-from _functools import partial  # type: ignore[import-not-found]  # functools' C half
-from _json import encode_basestring, make_scanner
+
+try:  # the C halves of bisect and functools: the Python modules cost start-up time (issue 6)
+    from _bisect import bisect_left
+    from _functools import partial  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - an interpreter without them
+    from bisect import bisect_left
+    from functools import partial
 from itertools import chain, repeat
 
+from ._cjson import encode_basestring, make_scanner
 from ._errors import ConfigError
 from ._lock import LockUnavailableError, file_lock
 from ._types import Credentials

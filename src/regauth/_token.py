@@ -16,9 +16,9 @@ halves (``binascii``, ``_json``, ``_datetime``) and plain string methods do the 
 from __future__ import annotations
 
 import binascii
-from _json import make_scanner
 
 from ._challenge import parse_www_authenticate
+from ._cjson import make_scanner
 from ._errors import AuthError, ProtocolError, UsageError
 from ._http import HttpRequest, HttpResponse, SplitUrl, form_encode, split_url
 from ._record import field, record
