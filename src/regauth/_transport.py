@@ -6,7 +6,7 @@ Sources: docker-behaviour.md §2 "Endpoints", "TLS", "HTTP"; issue 2 item 5.
 
 Import cost (issue 6): a login imports none of ``ssl``, ``socket``, ``ipaddress``, ``pathlib``,
 ``urllib.parse``, ``contextlib`` (tens of ms on the target machine): TLS goes through ``_http1``,
-paths through ``os.path``, http(s) URLs through :func:`_split_url`; ``urllib.parse`` is loaded only
+paths through ``os.path``, http(s) URLs through ``_http.split_url``; ``urllib.parse`` is loaded only
 for unusual URLs, redirects and proxies.
 """
 
@@ -19,7 +19,7 @@ import time
 
 from ._address import HUB_ENDPOINT_HOST, HUB_KEY, in_network, is_loopback_literal, split_host_port
 from ._errors import RegauthError, TransportError
-from ._http import HttpRequest, HttpResponse
+from ._http import HttpRequest, HttpResponse, SplitUrl, split_url
 from ._http1 import Connection, HttpError, Proxy, client_context, encode_host, host_header
 from ._record import field, record
 from ._version import __version__
@@ -337,7 +337,7 @@ class Session:
         nothing is sent until a request for that origin comes.  A malformed origin is ignored.
         """
         try:
-            parts = _split_url(origin)
+            parts = split_url(origin)
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             return
@@ -367,7 +367,7 @@ def origin_of(scheme: str, host: str, port: int) -> str:
 
 def endpoint_origin(url: str) -> str:
     """:func:`origin_of` an http(s) URL (ValueError if it has none)."""
-    parts = _split_url(url)
+    parts = split_url(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url}")
     return origin_of(parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
@@ -378,85 +378,13 @@ def open_session(endpoint: Endpoint, options: TransportOptions) -> Session:
     return Session(endpoint, options)
 
 
-class _Url:
-    """The parts of an http(s) URL the transport needs, as ``urllib.parse.urlsplit`` gives them."""
-
-    __slots__ = ("hostname", "netloc", "port_text", "scheme", "target")
-
-    def __init__(
-        self, scheme: str, netloc: str, hostname: str | None, port_text: str | None, target: str
-    ) -> None:
-        self.scheme = scheme  # lower case
-        self.netloc = netloc
-        self.hostname = hostname  # lower case, IPv6 without brackets; None when empty
-        self.port_text = port_text  # None when absent or empty
-        self.target = target  # path (at least "/") and "?query"; no fragment
-
-    @property
-    def port(self) -> int | None:
-        """``SplitResult.port``: None when absent.
-
-        Raises:
-            ValueError: not a number in 0-65535 (as urlsplit's).
-        """
-        if self.port_text is None:
-            return None
-        if not (self.port_text.isascii() and self.port_text.isdigit()):
-            raise ValueError(f"Port could not be cast to integer value as {self.port_text!r}")
-        port = int(self.port_text)
-        if not 0 <= port <= 65535:
-            raise ValueError("Port out of range 0-65535")
-        return port
-
-
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
-
-
-def _split_url(url: str) -> _Url:
-    """Split an http(s) URL like ``urlsplit``, by hand for the common shape (``http[s]://``, a host
-    name or IPv4 address, an optional port, printable ASCII); ``urllib.parse`` for anything else.
-
-    Raises:
-        ValueError: from ``urlsplit``, on the slow path (a bad IPv6 literal, say).
-    """
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme in ("http", "https") and url.isascii() and url.isprintable() and " " not in url:
-        end = len(rest)
-        for stop in "/?#":
-            at = rest.find(stop, 0, end)
-            if at != -1:
-                end = at
-        netloc, tail = rest[:end], rest[end:]
-        host, colon, port = netloc.partition(":")
-        if (not colon or port.isdigit() or not port) and _NAME_CHARS.issuperset(host):
-            tail = tail.split("#", 1)[0]
-            path, _, query = tail.partition("?")
-            return _Url(
-                scheme,
-                netloc,
-                host.lower() or None,
-                port or None,
-                (path or "/") + (f"?{query}" if query else ""),
-            )
-    return _split_url_slow(url)
-
-
-def _split_url_slow(url: str) -> _Url:
-    from urllib.parse import urlsplit  # rare: IPv6, userinfo, odd characters, another scheme
-
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    hostinfo = netloc.rpartition("@")[2]
-    _, bracket, bracketed = hostinfo.partition("[")
-    port_text = (
-        bracketed.partition("]")[2].partition(":")[2] if bracket else hostinfo.partition(":")[2]
-    )
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return _Url(parts.scheme, netloc, parts.hostname, port_text or None, target)
+def _target(parts: SplitUrl) -> str:
+    """The request target: the path (at least ``/``) and ``?query``; never the fragment."""
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _origin(url: str) -> str:
-    parts = _split_url(url)
+    parts = split_url(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
@@ -466,18 +394,16 @@ def _strip(url: str) -> str:
 
 def _exchange(session: Session, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
     try:
-        parts = _split_url(url)
-    except ValueError:
-        raise TransportError(f"{_strip(url)}: not an http(s) URL") from None
+        parts = split_url(url)
+    except ValueError as exc:  # urlsplit's port errors start with "Port"
+        problem = "bad port" if str(exc).startswith("Port") else "not an http(s) URL"
+        raise TransportError(f"{_strip(url)}: {problem}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TransportError(f"{_strip(url)}: not an http(s) URL")
     tls = parts.scheme == "https"
-    try:
-        port = parts.port or (443 if tls else 80)
-    except ValueError:
-        raise TransportError(f"{_strip(url)}: bad port") from None
+    port = parts.port or (443 if tls else 80)
     conn = session.connection(parts.scheme, parts.hostname, port)
-    target = parts.target
+    target = _target(parts)
     if conn.proxy is not None and not tls:
         target = f"http://{parts.netloc}{target}"
     wire: list[tuple[str, str]] = [("Host", host_header(parts.hostname, port, tls))]
