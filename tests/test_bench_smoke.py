@@ -52,6 +52,22 @@ def test_bench_two_runs_three_cases(tmp_path: Path) -> None:
     assert "testpassword" not in done.stdout + done.stderr
 
 
+def test_bench_python_option_installs_regauth_for_that_interpreter(tmp_path: Path) -> None:
+    """`--python`: a wheel of this checkout in a throwaway venv of the system python3 runs the case."""
+    system = Path("/usr/bin/python3")
+    require(system.exists(), "no system python3 (/usr/bin/python3)")
+    require(shutil.which("docker") is not None, "the Docker CLI is not installed")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--runs", "1", "--warmup", "0", "--cases", "version",
+         "--python", str(system)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    machine = next(line for line in done.stdout.splitlines() if line.startswith("machine:"))
+    assert f"({system.resolve()})" in machine  # regauth's python, as the bench found it
+    assert next(line for line in done.stdout.splitlines() if line.startswith("version "))
+
+
 def _echo_server() -> tuple[socket.socket, int]:
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
