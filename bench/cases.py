@@ -125,23 +125,25 @@ def _seed(directory: Path, data: bytes | None) -> Callable[[], None]:
     return lambda: write_config(directory, data)
 
 
-def _login_pair(ctx: Context, stack: object, name: str, seed: bytes | None = None) -> tuple[Side, Side]:
+def _login_side(ctx: Context, label: str, exe: str, stack: object, seed: bytes | None, name: str) -> Side:
+    """``exe login -u USER --password-stdin HOST`` in a fresh config dir re-seeded before each run."""
     host, user, password = _host_user_pass(stack)
-    sides = []
-    for label, exe in (("regauth", ctx.regauth), ("docker", ctx.docker)):
-        cfg = ctx.config_dir(f"{name}-{label}")
-        sides.append(
-            Side(
-                label,
-                [exe, "login", "-u", user, "--password-stdin", host],
-                ctx.base_env(DOCKER_CONFIG=str(cfg)),
-                stdin=password.encode(),
-                prepare=_seed(cfg, seed),
-                expect_stdout=b"Login Succeeded",
-                redact=(password.encode(),),
-            )
-        )
-    return sides[0], sides[1]
+    cfg = ctx.config_dir(name)
+    return Side(
+        label,
+        [exe, "login", "-u", user, "--password-stdin", host],
+        ctx.base_env(DOCKER_CONFIG=str(cfg)),
+        stdin=password.encode(),
+        prepare=_seed(cfg, seed),
+        expect_stdout=b"Login Succeeded",
+        redact=(password.encode(),),
+    )
+
+
+def _login_pair(ctx: Context, stack: object, name: str, seed: bytes | None = None) -> tuple[Side, Side]:
+    a = _login_side(ctx, "regauth", ctx.regauth, stack, seed, f"{name}-regauth")
+    b = _login_side(ctx, "docker", ctx.docker, stack, seed, f"{name}-docker")
+    return a, b
 
 
 def _logout_side(ctx: Context, label: str, exe: str, host: str, seed: bytes, name: str) -> Side:
@@ -245,25 +247,11 @@ def case_wrapper(ctx: Context) -> Case:
 
 
 def _big_login(ctx: Context, exe_label: str, exe: str, name: str) -> Case:
-    stack = ctx.basic()
-    host, user, password = _host_user_pass(stack)
     empty = b'{\n\t"auths": {}\n}'
-    sides = []
-    for label, seed in ((f"{exe_label} 10k", ctx.big_config()), (f"{exe_label} empty", empty)):
-        cfg = ctx.config_dir(f"{name}-{label.split()[1]}")
-        sides.append(
-            Side(
-                label,
-                [exe, "login", "-u", user, "--password-stdin", host],
-                ctx.base_env(DOCKER_CONFIG=str(cfg)),
-                stdin=password.encode(),
-                prepare=_seed(cfg, seed),
-                expect_stdout=b"Login Succeeded",
-                redact=(password.encode(),),
-            )
-        )
+    a = _login_side(ctx, f"{exe_label} 10k", exe, ctx.basic(), ctx.big_config(), f"{name}-10k")
+    b = _login_side(ctx, f"{exe_label} empty", exe, ctx.basic(), empty, f"{name}-empty")
     target = 1.5 if exe_label == "regauth" else None
-    return Case(name, f"{exe_label} login, 10,000 entries vs empty", sides[0], sides[1], target=target)
+    return Case(name, f"{exe_label} login, 10,000 entries vs empty", a, b, target=target)
 
 
 def _big_logout(ctx: Context, exe_label: str, exe: str, name: str) -> Case:
@@ -298,23 +286,10 @@ def case_docker_logout_10k(ctx: Context) -> Case:
 
 def case_login_10k_vs_docker(ctx: Context) -> Case:
     """Item 6, regauth vs Docker, both on the 10,000-entry config."""
-    stack = ctx.basic()
-    host, user, password = _host_user_pass(stack)
-    sides = []
-    for label, exe in (("regauth 10k", ctx.regauth), ("docker 10k", ctx.docker)):
-        cfg = ctx.config_dir(f"login-10k-vs-{label.split()[0]}")
-        sides.append(
-            Side(
-                label,
-                [exe, "login", "-u", user, "--password-stdin", host],
-                ctx.base_env(DOCKER_CONFIG=str(cfg)),
-                stdin=password.encode(),
-                prepare=_seed(cfg, ctx.big_config()),
-                expect_stdout=b"Login Succeeded",
-                redact=(password.encode(),),
-            )
-        )
-    return Case("login-10k-docker", "login, 10,000 entries, regauth vs docker", sides[0], sides[1])
+    big = ctx.big_config()
+    a = _login_side(ctx, "regauth 10k", ctx.regauth, ctx.basic(), big, "login-10k-vs-regauth")
+    b = _login_side(ctx, "docker 10k", ctx.docker, ctx.basic(), big, "login-10k-vs-docker")
+    return Case("login-10k-docker", "login, 10,000 entries, regauth vs docker", a, b)
 
 
 def case_login_rtt(ctx: Context, *, cold: bool = False) -> Case:

@@ -14,6 +14,7 @@ import os
 import sys
 
 from ._errors import UsageError
+from .cli import EXIT_FAIL, EXIT_OK, _warn, erase_status
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: ``--help`` should not pay for importing typing
 if TYPE_CHECKING:
@@ -22,11 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "PARSERS", "Formatter", "Parser", "SubParsers", "cmd_logout_all"]
 
-EXIT_OK, EXIT_FAIL, EXIT_NOTHING = 0, 1, 2
-
-
-def _warn(message: str) -> None:
-    print(message, file=sys.stderr)
+EXIT_NOTHING = 2
 
 
 def _one_line(text: str) -> str:
@@ -206,11 +203,7 @@ def cmd_logout_all(args: argparse.Namespace, stdin: IO[str]) -> int:
         print("Not logged in anywhere")
     for note in outcome.notes:
         _warn(f"note: {note}")
-    if not outcome.ok:
-        for line in outcome.errors:
-            _warn(f"could not erase credentials for {line}")
-        return EXIT_FAIL
-    return EXIT_OK
+    return erase_status(outcome.errors)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {

@@ -16,9 +16,18 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["HttpRequest", "HttpResponse", "SplitUrl", "form_encode", "split_url"]
+__all__ = ["HttpRequest", "HttpResponse", "SplitUrl", "first_header", "form_encode", "split_url"]
 
 Headers = tuple[tuple[str, str], ...]
+
+
+def first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive) among ``(name, value)`` pairs, or None."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return None
 
 
 @record
@@ -36,11 +45,7 @@ class HttpRequest:
 
     def header(self, name: str) -> str | None:
         """First value of header ``name`` (case-insensitive), or None."""
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        return first_header(self.headers, name)
 
 
 @record
@@ -62,9 +67,8 @@ class HttpResponse:
         return [value for key, value in self.headers if key.lower() == lname]
 
     def header(self, name: str) -> str | None:
-        """First value of header ``name``, or None."""
-        values = self.header_values(name)
-        return values[0] if values else None
+        """First value of header ``name`` (case-insensitive), or None."""
+        return first_header(self.headers, name)
 
 
 @record

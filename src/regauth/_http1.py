@@ -15,6 +15,8 @@ import _thread
 import sys
 import time
 
+from ._http import first_header
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from _ssl import _SSLContext
@@ -76,11 +78,8 @@ class RawResponse:
         self.body = body
 
     def header(self, name: str) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        """First value of header ``name`` (case-insensitive), or None."""
+        return first_header(self.headers, name)
 
 
 def host_header(host: str, port: int, tls: bool) -> str:

@@ -281,17 +281,9 @@ def _send_token_request(
     raise TransportError(f"{request.url.split('?', 1)[0]}: too many redirects")
 
 
-class RegistryAuth(AuthBase):
-    """``requests`` auth for registry APIs: Bearer tokens (cached, scope-upgraded) or Basic.
-
-    With no arguments the credentials stored for each registry (``regauth login`` / ``docker
-    login``, in ``config`` or the default config directory) are used; registries with nothing
-    stored get anonymous tokens.  Or pass ``username``+``password``, ``identity_token``, or
-    ``credentials``.  One object may serve many registries and threads.
-
-    Token server failures raise :class:`regauth.AuthError` / ``ProtocolError`` /
-    ``TransportError``; a registry that still answers 401 after one retry returns that 401.
-    """
+class _CoreAuth:
+    """What both auth classes share: the constructor (credentials -> :class:`_Core`) and a repr
+    that never shows them."""
 
     def __init__(
         self,
@@ -309,6 +301,19 @@ class RegistryAuth(AuthBase):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class RegistryAuth(_CoreAuth, AuthBase):
+    """``requests`` auth for registry APIs: Bearer tokens (cached, scope-upgraded) or Basic.
+
+    With no arguments the credentials stored for each registry (``regauth login`` / ``docker
+    login``, in ``config`` or the default config directory) are used; registries with nothing
+    stored get anonymous tokens.  Or pass ``username``+``password``, ``identity_token``, or
+    ``credentials``.  One object may serve many registries and threads.
+
+    Token server failures raise :class:`regauth.AuthError` / ``ProtocolError`` /
+    ``TransportError``; a registry that still answers 401 after one retry returns that 401.
+    """
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add a known token (or Basic) up front; register the 401 handler."""
@@ -384,7 +389,7 @@ def _httpx_class() -> type[httpx.Auth]:
             reason=response.reason_phrase,
         )
 
-    class HttpxRegistryAuth(httpx.Auth):
+    class HttpxRegistryAuth(_CoreAuth, httpx.Auth):
         """``httpx`` auth for registry APIs (sync and async clients); see :class:`RegistryAuth`.
 
         The stored credentials are read (a helper may run) on the first 401 of each registry.
@@ -392,23 +397,6 @@ def _httpx_class() -> type[httpx.Auth]:
 
         requires_request_body = True  # the body is replayed after a challenge
         requires_response_body = True  # token responses are parsed
-
-        def __init__(
-            self,
-            username: str | None = None,
-            password: str | None = None,
-            *,
-            identity_token: str | None = None,
-            credentials: Credentials | None = None,
-            config: PathLike | None = None,
-            client_id: str = DEFAULT_CLIENT_ID,
-        ) -> None:
-            self._core = _Core(
-                _make_credentials(credentials, username, password, identity_token), config, client_id
-            )
-
-        def __repr__(self) -> str:
-            return f"{type(self).__name__}()"
 
         def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
             """Send up front what is known; on a 401 get a token (or use Basic) and retry once."""

@@ -285,11 +285,14 @@ def _cmd_logout(args: argparse.Namespace, stdin: IO[str]) -> int:
         print(f"Removing login credentials for {outcome.server}")
     elif outcome.ok:
         print(f"Not logged in to {outcome.server}")
-    if not outcome.ok:
-        for line in outcome.errors:
-            _warn(f"could not erase credentials for {line}")
-        return EXIT_FAIL
-    return EXIT_OK
+    return erase_status(outcome.errors)
+
+
+def erase_status(errors: Sequence[str]) -> int:
+    """Report each failed erase (``store: key: why``) on stderr; the logout's exit code."""
+    for line in errors:
+        _warn(f"could not erase credentials for {line}")
+    return EXIT_FAIL if errors else EXIT_OK
 
 
 def _cmd_helper(args: argparse.Namespace, stdin: IO[str]) -> int:

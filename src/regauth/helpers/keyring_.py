@@ -119,7 +119,7 @@ class KeyringBackend(Backend):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``docker-credential-regauth-keyring``."""
-    return serve(KeyringBackend, NAME, argv, None, None)
+    return serve(KeyringBackend, NAME, argv)
 
 
 if __name__ == "__main__":

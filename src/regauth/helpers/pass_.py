@@ -287,12 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Run as the helper process (``argv`` None), it ends the process as soon as the reply is flushed
     (``_exit.exit_process``: gpg has finished, the entry file is closed).  With ``argv`` it returns.
     """
-    code = serve(PassBackend, NAME, argv, None, None)
-    if argv is not None:
-        return code
-    from .._exit import exit_process
-
-    return exit_process(code)
+    return serve(PassBackend, NAME, argv, fast_exit=True)
 
 
 if __name__ == "__main__":

@@ -241,12 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flushed: interpreter finalization costs ~4 ms of a ~30 ms ``get`` and there is nothing to clean
     up (no atexit handlers; the bus socket closes with the process).  With ``argv`` it returns.
     """
-    code = serve(SecretServiceBackend, NAME, argv, None, None)
-    if argv is not None:
-        return code
-    from .._exit import exit_process
-
-    return exit_process(code)
+    return serve(SecretServiceBackend, NAME, argv, fast_exit=True)
 
 
 if __name__ == "__main__":
