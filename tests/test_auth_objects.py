@@ -23,7 +23,7 @@ import requests
 
 import regauth
 from regauth.auth import RegistryAuth, merge_scopes
-from tests.support.oci import make_oci_layout
+from tests.support.oci import make_oci_layout, skopeo_push
 from tests.support.registry import RegistryStack, have_registry, start_registry_stack
 from tests.support.require import require
 
@@ -42,23 +42,8 @@ def pushed(
     layout = make_oci_layout(tmp_path_factory.mktemp("auth-oci"))
     home = tmp_path_factory.mktemp("auth-skopeo-home")
     for stack in (registry_token_https, registry_basic_https):
-        subprocess.run(
-            [
-                "skopeo",
-                "copy",
-                "--quiet",
-                f"oci:{layout}:1",
-                f"docker://{stack.host}/{IMAGE}:1",
-                "--dest-creds",
-                f"{stack.username}:{stack.password}",
-                "--dest-cert-dir",
-                str(stack.cert_dir),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-            env=dict(os.environ, HOME=str(home)),
-        )
+        done = skopeo_push(layout, stack, IMAGE, env=dict(os.environ, HOME=str(home)))
+        assert done.returncode == 0, done.stderr
     return f"{IMAGE}:1"
 
 

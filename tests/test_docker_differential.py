@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cliutil import docker, docker_login, read_config, regauth, regauth_login
-from tests.support.oci import make_oci_layout
+from tests.support.oci import make_oci_layout, skopeo_push
 from tests.support.registry import RegistryStack
 from tests.support.require import require
 
@@ -137,23 +137,9 @@ def pushed_image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     layout = make_oci_layout(tmp_path_factory.mktemp("oci"))
     for name in ("registry_basic_https", "registry_token_https"):
         stack: RegistryStack = request.getfixturevalue(name)
-        subprocess.run(
-            [
-                "skopeo",
-                "copy",
-                "--quiet",
-                f"oci:{layout}:1",
-                f"docker://{stack.host}/test/hello:1",
-                "--dest-creds",
-                f"{stack.username}:{stack.password}",
-                "--dest-cert-dir",
-                str(stack.cert_dir),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-            env=dict(os.environ, HOME=str(tmp_path_factory.mktemp("skopeo-home"))),
-        )
+        home = tmp_path_factory.mktemp("skopeo-home")
+        done = skopeo_push(layout, stack, "test/hello", env=dict(os.environ, HOME=str(home)))
+        assert done.returncode == 0, done.stderr
     return "test/hello:1"
 
 

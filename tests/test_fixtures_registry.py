@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import ssl
@@ -18,7 +19,7 @@ import pytest
 
 from tests.conftest import REGISTRY_USERS, IsolatedEnv
 from tests.support.certs import make_token_signer
-from tests.support.oci import make_oci_layout
+from tests.support.oci import make_oci_layout, skopeo_push
 from tests.support.registry import RegistryStack, have_registry, start_registry_stack
 from tests.support.require import require
 from tests.support.tokenserver import TokenServer
@@ -45,9 +46,7 @@ def _ctx(stack: RegistryStack) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=str(stack.ca_path)) if stack.tls else None
 
 
-def _get(
-    url: str, stack: RegistryStack, headers: dict[str, str] | None = None
-) -> tuple[int, bytes, Any]:
+def _get(url: str, stack: RegistryStack, headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
     req = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10, context=_ctx(stack)) as resp:
@@ -155,11 +154,7 @@ def test_docker_login_wrong_password_fails(
     if config_file.exists():
         assert stack.host not in json.loads(config_file.read_text()).get("auths", {})
     if stack.auth == "token":
-        assert (
-            proc.stderr.strip()
-            .splitlines()[-1]
-            .endswith("unauthorized: incorrect username or password")
-        )
+        assert proc.stderr.strip().splitlines()[-1].endswith("unauthorized: incorrect username or password")
 
 
 @pytest.mark.parametrize("fixture", ["registry_token_https", "registry_token_http"])
@@ -183,20 +178,14 @@ def test_token_acl_limits_user_to_one_repo(registry_token_https: RegistryStack) 
     denied = _fetch_token(stack, "limited", password, "repository:test/b:pull")
     claims = json.loads(base64.urlsafe_b64decode(denied.split(".")[1] + "=="))
     assert claims["access"] == [{"type": "repository", "name": "test/b", "actions": []}]
-    status, _, _ = _get(
-        f"{stack.url}/v2/test/a/tags/list", stack, {"Authorization": f"Bearer {ok}"}
-    )
+    status, _, _ = _get(f"{stack.url}/v2/test/a/tags/list", stack, {"Authorization": f"Bearer {ok}"})
     assert status == 404
-    status, _, _ = _get(
-        f"{stack.url}/v2/test/b/tags/list", stack, {"Authorization": f"Bearer {denied}"}
-    )
+    status, _, _ = _get(f"{stack.url}/v2/test/b/tags/list", stack, {"Authorization": f"Bearer {denied}"})
     assert status == 401
 
 
 @pytest.mark.parametrize("style", ["kid", "x5c", "both"])
-def test_header_styles_accepted_by_registry(
-    style: str, registry_token_https: RegistryStack
-) -> None:
+def test_header_styles_accepted_by_registry(style: str, registry_token_https: RegistryStack) -> None:
     """distribution 2.8 accepts JOSE ``kid``, ``x5c`` or both (observed.md §2)."""
     stack = registry_token_https
     assert isinstance(stack.token_server, TokenServer) and stack.signer is not None
@@ -233,9 +222,7 @@ def _skopeo_env(env: IsolatedEnv) -> dict[str, str]:
 
 def _tags(stack: RegistryStack, repo: str) -> list[str]:
     if stack.auth == "token":
-        auth = "Bearer " + _fetch_token(
-            stack, stack.username, stack.password, f"repository:{repo}:pull"
-        )
+        auth = "Bearer " + _fetch_token(stack, stack.username, stack.password, f"repository:{repo}:pull")
     else:
         auth = "Basic " + _b64(f"{stack.username}:{stack.password}")
     status, body, _ = _get(f"{stack.url}/v2/{repo}/tags/list", stack, {"Authorization": auth})
@@ -245,30 +232,15 @@ def _tags(stack: RegistryStack, repo: str) -> list[str]:
 
 
 @pytest.mark.parametrize("fixture", ["registry_basic_https", "registry_token_https"])
-def test_skopeo_push_with_dest_creds(
+def test_skopeo_pushes_to_the_fixture_registries(
     fixture: str, request: pytest.FixtureRequest, isolated_env: IsolatedEnv, tmp_path: Path
 ) -> None:
-    """skopeo copy of a tiny OCI layout with --dest-creds/--dest-cert-dir works (§6)."""
+    """skopeo copy of a tiny OCI layout with an auth file and --dest-cert-dir works (§6)."""
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
     stack: RegistryStack = request.getfixturevalue(fixture)
     layout = make_oci_layout(tmp_path / "oci")
-    repo = f"test/skopeo-{fixture.rsplit('_', 1)[-1]}-{tmp_path.name[-6:]}".lower()
-    proc = subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--dest-creds",
-            f"{stack.username}:{stack.password}",
-            "--dest-cert-dir",
-            str(stack.cert_dir),
-            f"oci:{layout}:1",
-            f"docker://{stack.host}/{repo}:1",
-        ],
-        capture_output=True,
-        text=True,
-        env=_skopeo_env(isolated_env),
-        timeout=120,
-    )
+    repo = f"test/skopeo-{fixture.rsplit('_', 1)[-1]}-{os.urandom(3).hex()}"
+    proc = skopeo_push(layout, stack, repo, env=_skopeo_env(isolated_env))
     assert proc.returncode == 0, proc.stderr
     assert _tags(stack, repo) == ["1"]
 
@@ -283,29 +255,13 @@ def test_skopeo_push_with_docker_identitytoken(
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
     stack = registry_token_https
     assert isinstance(stack.token_server, TokenServer)
-    login = _docker_login(
-        stack, isolated_env.docker_config, docker_only_path, stack.password, tmp_path
-    )
+    login = _docker_login(stack, isolated_env.docker_config, docker_only_path, stack.password, tmp_path)
     assert login.returncode == 0, login.stderr
     stack.token_server.clear_requests()
     layout = make_oci_layout(tmp_path / "oci")
     repo = f"test/idtoken-{tmp_path.name[-6:]}".lower()
-    proc = subprocess.run(
-        [
-            "skopeo",
-            "copy",
-            "--authfile",
-            str(isolated_env.docker_config / "config.json"),
-            "--dest-cert-dir",
-            str(stack.cert_dir),
-            f"oci:{layout}:1",
-            f"docker://{stack.host}/{repo}:1",
-        ],
-        capture_output=True,
-        text=True,
-        env=_skopeo_env(isolated_env),
-        timeout=120,
-    )
+    authfile = isolated_env.docker_config / "config.json"
+    proc = skopeo_push(layout, stack, repo, authfile=authfile, env=_skopeo_env(isolated_env))
     assert proc.returncode == 0, proc.stderr
     posts = [r for r in stack.token_server.requests if r["method"] == "POST"]
     assert posts, stack.token_server.requests
@@ -363,9 +319,7 @@ def test_token_server_process_mode(tmp_path: Path) -> None:
         assert server is not None and not isinstance(server, TokenServer)
         assert server.running and server.pid != stack.pid
         token = _fetch_token(stack, "testuser", "testpassword", "repository:test/p:pull")
-        status, _, _ = _get(
-            f"{stack.url}/v2/test/p/tags/list", stack, {"Authorization": f"Bearer {token}"}
-        )
+        status, _, _ = _get(f"{stack.url}/v2/test/p/tags/list", stack, {"Authorization": f"Bearer {token}"})
         assert status == 404
         assert [r["status"] for r in server.requests()] == [200]
         server.set_password("testuser", "other")

@@ -141,7 +141,7 @@ def test_skopeo_reads_cred_helpers_entries(
 ) -> None:
     """observed.md §6: skopeo honours ``credHelpers`` (not ``credsStore``)."""
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
-    from tests.support.oci import make_oci_layout
+    from tests.support.oci import make_oci_layout, skopeo_push
 
     stack = registry_basic_https
     layout = make_oci_layout(tmp_path / "oci")
@@ -149,12 +149,7 @@ def test_skopeo_reads_cred_helpers_entries(
     r = regauth_login(stack, docker_config_dir, env=env_all)
     assert r.code == 0, r.err
     env = dict(env_all, PATH=os.pathsep.join([env_all["PATH"], "/usr/bin", "/bin"]))
-    push = subprocess.run(
-        ["skopeo", "copy", "--quiet", "--authfile", str(docker_config_dir / "config.json"),
-         "--dest-cert-dir", str(stack.cert_dir), f"oci:{layout}:1",
-         f"docker://{stack.host}/test/credhelpers:1"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+    push = skopeo_push(layout, stack, "test/credhelpers", authfile=docker_config_dir / "config.json", env=env)
     assert push.returncode == 0, push.stderr
 
 

@@ -59,9 +59,7 @@ def _validity() -> tuple[datetime.datetime, datetime.datetime]:
 
 def libtrust_key_id(public_key: ec.EllipticCurvePublicKey) -> str:
     """libtrust key ID: SHA-256(DER SPKI)[:30], base32 unpadded, 12 groups of 4 joined by ':'."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode("ascii").rstrip("=")
     return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
 
@@ -119,14 +117,18 @@ class CA:
         return cert_path, key_path
 
 
-def make_ca(directory: str | os.PathLike[str], common_name: str = "regauth test CA") -> CA:
-    """Create a CA (basicConstraints critical CA:TRUE) as ``ca.crt``/``ca.key`` in ``directory``."""
+def _self_signed(
+    directory: str | os.PathLike[str], stem: str, common_name: str, usage: x509.KeyUsage | None = None
+) -> tuple[Path, Path, x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A fresh EC P-256 key and a self-signed CA:TRUE certificate, written as ``<stem>.crt`` and
+    ``<stem>.key`` (0600) in ``directory``; with ``usage``, also that key usage (critical) and a
+    subject key identifier, as a CA has."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     not_before, not_after = _validity()
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -135,27 +137,33 @@ def make_ca(directory: str | os.PathLike[str], common_name: str = "regauth test 
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
     )
-    cert_path = out / "ca.crt"
-    key_path = out / "ca.key"
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True).add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+    cert = builder.sign(key, hashes.SHA256())
+    cert_path = out / f"{stem}.crt"
+    key_path = out / f"{stem}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_private(key_path, _key_pem(key))
+    return cert_path, key_path, cert, key
+
+
+def make_ca(directory: str | os.PathLike[str], common_name: str = "regauth test CA") -> CA:
+    """Create a CA (basicConstraints critical CA:TRUE) as ``ca.crt``/``ca.key`` in ``directory``."""
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    cert_path, key_path, cert, key = _self_signed(directory, "ca", common_name, usage)
     return CA(cert_path=cert_path, key_path=key_path, cert=cert, key=key)
 
 
@@ -202,26 +210,7 @@ def make_token_signer(
     directory: str | os.PathLike[str], common_name: str = "regauth test token signer"
 ) -> Signer:
     """Create an EC P-256 key + self-signed cert: ``signer.crt``/``signer.key`` in ``directory``."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    not_before, not_after = _validity()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = out / "signer.crt"
-    key_path = out / "signer.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(key_path, _key_pem(key))
+    cert_path, key_path, cert, key = _self_signed(directory, "signer", common_name)
     return Signer(cert_path=cert_path, key_path=key_path, cert=cert, key=key)
 
 
