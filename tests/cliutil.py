@@ -41,15 +41,7 @@ def regauth(
     if config is not None:
         full["DOCKER_CONFIG"] = str(config)
     full.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "regauth", *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=timeout,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return _run([sys.executable, "-m", "regauth", *args], stdin, full, timeout)
 
 
 def docker(
@@ -65,13 +57,12 @@ def docker(
     full.update(PATH=path, DOCKER_CONFIG=str(config))
     full.update(env or {})
     exe = os.path.join(path.split(os.pathsep)[0], "docker")
+    return _run([exe, *args], stdin, full, timeout)
+
+
+def _run(argv: list[str], stdin: str | None, env: dict[str, str], timeout: float) -> Result:
     proc = subprocess.run(
-        [exe, *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        env=full,
-        timeout=timeout,
+        argv, input=stdin or "", capture_output=True, text=True, env=env, timeout=timeout
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -132,6 +132,23 @@ def _campaign(argvs: list[tuple[list[str], str]], env: dict[str, str], base: Pat
     return tally
 
 
+def _report(tool: str, tally: Tally) -> None:
+    """Record the campaign for the reliability report and print it."""
+    record(
+        "crashes",
+        tool,
+        tests=tally.kills,
+        faults=tally.kills,
+        lost=tally.blocked,
+        corrupted=tally.torn,
+        note=f"old {tally.old}, new {tally.new}, max stray temps {tally.stray_temps}",
+    )
+    print(
+        f"\n{tool} kills: {tally.kills}: old {tally.old}, new {tally.new}, torn {tally.torn}, "
+        f"blocked {tally.blocked}"
+    )
+
+
 def test_regauth_sigkill_mid_save(isolated_env: object, tmp_path: Path, registry: FakeServer) -> None:
     """docker-behaviour.md §3 (crash mid-save): always the old or new file, never torn, never blocked."""
     env = dict(os.environ, PATH=venv_path())
@@ -144,19 +161,7 @@ def test_regauth_sigkill_mid_save(isolated_env: object, tmp_path: Path, registry
         ],
         env, tmp_path, runs,
     )  # fmt: skip
-    record(
-        "crashes",
-        "regauth",
-        tests=tally.kills,
-        faults=tally.kills,
-        lost=tally.blocked,
-        corrupted=tally.torn,
-        note=f"old {tally.old}, new {tally.new}, max stray temps {tally.stray_temps}",
-    )
-    print(
-        f"\nregauth kills: {tally.kills}: old {tally.old}, new {tally.new}, torn {tally.torn}, "
-        f"blocked {tally.blocked}"
-    )
+    _report("regauth", tally)
     assert tally.problems == []
     assert tally.kills >= runs - 4
     assert tally.old > 0, "no kill landed before the save"
@@ -174,16 +179,4 @@ def test_docker_sigkill_mid_save(
          ([docker, "login", registry.host, "-u", USER, "--password-stdin"], PASSWORD)],
         env, tmp_path, runs,
     )  # fmt: skip
-    record(
-        "crashes",
-        "docker",
-        tests=tally.kills,
-        faults=tally.kills,
-        lost=tally.blocked,
-        corrupted=tally.torn,
-        note=f"old {tally.old}, new {tally.new}, max stray temps {tally.stray_temps}",
-    )
-    print(
-        f"\ndocker kills: {tally.kills}: old {tally.old}, new {tally.new}, torn {tally.torn}, "
-        f"blocked {tally.blocked}"
-    )
+    _report("docker", tally)
