@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["encode_basestring", "make_scanner"]
+__all__ = ["encode_basestring", "make_scanner", "scan_document"]
+
+WHITESPACE = " \t\n\r"  # what JSON allows around a value
 
 try:
     from _json import encode_basestring, make_scanner
@@ -32,3 +34,19 @@ except ImportError:  # pragma: no cover - not CPython
         )
         scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
         return scan
+
+
+def scan_document(scan: Callable[[str, int], tuple[Any, int]], text: str) -> tuple[Any, bool]:
+    """Run a scanner over a whole document: (value, True), or (None, False) when ``text`` is not one
+    JSON value and nothing else (the caller asks ``json`` for the exact error).
+
+    Errors the scanner raises (``ValueError`` from the hooks, ``JSONDecodeError``) propagate.  The C
+    scanner words a syntax error with ``json.decoder.JSONDecodeError``, which it looks up only among
+    loaded modules: before ``json`` is imported it fails with a SystemError and no exception set.
+    """
+    start = len(text) - len(text.lstrip(WHITESPACE))
+    try:
+        value, end = scan(text, start)
+    except (StopIteration, SystemError):
+        return None, False
+    return value, not text[end:].strip(WHITESPACE)

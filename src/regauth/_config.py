@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - an interpreter without them
     from functools import partial
 from itertools import chain, repeat
 
-from ._cjson import encode_basestring, make_scanner
+from ._cjson import encode_basestring, make_scanner, scan_document
 from ._errors import ConfigError
 from ._lock import LockUnavailableError, file_lock
 from ._types import Credentials
@@ -365,7 +365,6 @@ class _FastScanContext(_ScanContext):
 
 _scan = make_scanner(_ScanContext())  # type: ignore[arg-type]  # duck-typed like JSONDecoder
 _scan_fast = make_scanner(_FastScanContext())  # type: ignore[arg-type]
-_WHITESPACE = " \t\n\r"
 
 
 def _colons(value: Any) -> int:
@@ -398,18 +397,6 @@ def _colons(value: Any) -> int:
     return total
 
 
-def _scan_document(scan: Callable[[str, int], tuple[Any, int]], text: str) -> tuple[Any, bool]:
-    """(value, True) when ``text`` is one JSON value and nothing else; (None, False) otherwise."""
-    start = len(text) - len(text.lstrip(_WHITESPACE))
-    try:
-        value, end = scan(text, start)
-    except (StopIteration, SystemError):
-        # SystemError: the C scanner words a syntax error with json.decoder's JSONDecodeError and
-        # fails without an exception when that module is not loaded yet; the caller asks json.
-        return None, False
-    return value, not text[end:].strip(_WHITESPACE)
-
-
 def _parse(text: str) -> Any:
     """``json.loads(text, ...)`` with our hooks, by the C scanner ``json.loads`` itself uses.
 
@@ -422,10 +409,10 @@ def _parse(text: str) -> Any:
     a duplicate key.  Otherwise (or with escapes) the hooked scan decides and words the error.
     """
     if "\\" not in text:
-        value, whole = _scan_document(_scan_fast, text)
+        value, whole = scan_document(_scan_fast, text)
         if whole and _colons(value) == text.count(":"):
             return value
-    value, whole = _scan_document(_scan, text)
+    value, whole = scan_document(_scan, text)
     if not whole:
         import json
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import binascii
 
 from ._challenge import parse_www_authenticate
-from ._cjson import make_scanner
+from ._cjson import make_scanner, scan_document
 from ._errors import AuthError, ProtocolError, UsageError
 from ._http import HttpRequest, HttpResponse, SplitUrl, form_encode, split_url
 from ._record import field, record
@@ -102,7 +102,6 @@ class _JsonDefaults:
 
 
 _scan_json = make_scanner(_JsonDefaults)  # type: ignore[arg-type]  # duck-typed like JSONDecoder
-_JSON_SPACE = " \t\n\r"
 
 
 @record
@@ -323,16 +322,11 @@ def _json_loads(body: bytes) -> Any:
     """
     if body[:1] not in (b"\x00", b"\xef", b"\xfe", b"\xff") and body[1:2] != b"\x00":  # UTF-8
         try:
-            text = body.decode("utf-8", "surrogatepass")
-            value, end = _scan_json(text, len(text) - len(text.lstrip(_JSON_SPACE)))
-        except (ValueError, StopIteration, SystemError):
-            # StopIteration: no JSON value where one should be.  SystemError: before 3.12 the C
-            # scanner finds JSONDecodeError in an already imported json.decoder, and without one
-            # fails to set any exception.  json.loads gives the real answer either way.
-            pass
-        else:
-            if not text[end:].strip(_JSON_SPACE):
-                return value
+            value, whole = scan_document(_scan_json, body.decode("utf-8", "surrogatepass"))
+        except ValueError:  # json.loads gives the same answer, worded as it words it
+            whole = False
+        if whole:
+            return value
     import json  # rare path: the error message, or a UTF-16/32 body
 
     return json.loads(body)
