@@ -121,7 +121,9 @@ def verify(
 
                 result = run_flow(session, login_flow(endpoint.url, creds, scopes=scopes), options)
                 others = [o for o in session.origins if o != origin]
-                remember(origin, others[0] if len(others) == 1 else None)
+                used = others[0] if len(others) == 1 else None
+                if used != token_server:  # the usual login re-reads and writes nothing
+                    remember(origin, used)
         except TransportError as exc:
             failures.append(str(exc))
             continue

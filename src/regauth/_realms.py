@@ -59,7 +59,11 @@ def remembered(registry: str) -> str | None:
 
 
 def remember(registry: str, token_server: str | None) -> None:
-    """Record (or, with None, forget) ``registry``'s token server; written only on a change."""
+    """Record (or, with None, forget) ``registry``'s token server; written only on a change.
+
+    The file is read again here, not reused from :func:`remembered`: another login may have
+    recorded another registry in between.
+    """
     path = cache_path()
     if path is None:
         return
