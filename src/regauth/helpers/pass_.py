@@ -27,6 +27,7 @@ import binascii
 import os
 import sys
 
+from .._programs import which
 from . import Backend, BackendError, serve
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
@@ -79,16 +80,6 @@ def _username(name: str) -> str:
                 i += 1
         return "".join(out)
     return name
-
-
-def _which(program: str) -> str | None:
-    exts = os.environ.get("PATHEXT", ".EXE").split(os.pathsep) if os.name == "nt" else [""]
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        for ext in exts:
-            path = os.path.join(folder or ".", program + ext)
-            if os.path.isfile(path) and os.access(path, os.X_OK):
-                return path
-    return None
 
 
 def _run(argv: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
@@ -183,7 +174,7 @@ class PassBackend(Backend):
             current = os.path.dirname(current)
 
     def _gpg(self) -> list[str]:
-        gpg = _which("gpg2") or _which("gpg")
+        gpg = which("gpg2") or which("gpg")
         if gpg is None:
             raise BackendError("gpg not found on PATH")
         opts = os.environ.get("PASSWORD_STORE_GPG_OPTS", "").split()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 
@@ -19,6 +18,7 @@ from .._helperproto import (
     decode_list,
     encode_creds,
 )
+from .._programs import which
 from .._types import Credentials
 
 __all__ = ["HelperStore", "Runner", "run_helper"]
@@ -101,7 +101,7 @@ class HelperStore:
     def _argv(self, action: str) -> list[str]:
         if self._runner is not None:
             return [self.program, action]
-        path = shutil.which(self.program)
+        path = which(self.program)
         if path is None:
             candidates = [os.path.join(d, self.program) for d in os.environ.get("PATH", "").split(os.pathsep)]
             if any(os.path.isfile(c) for c in candidates):

@@ -27,7 +27,6 @@ __all__ = [
     "StoreChoice",
     "choose_store",
     "detect_default_store",
-    "find_program",
     "open_store",
 ]
 
@@ -152,11 +151,13 @@ def detect_default_store(
 ) -> tuple[str | None, list[str]]:
     """The default helper for a config with no ``auths``, ``credsStore`` or ``credHelpers``.
 
-    ``which`` defaults to :func:`find_program` (``shutil.which``).
+    ``which`` defaults to :func:`regauth._programs.which` (``shutil.which``).
     Returns (helper or None for the file store, reasons each rejected candidate cannot serve).
     """
     if which is None:
-        which = find_program
+        from .._programs import which as which_program
+
+        which = which_program
     env = os.environ if environ is None else environ
     reasons: list[str] = []
     for name in DEFAULT_CANDIDATES.get(platform, DEFAULT_CANDIDATES["linux"]):
@@ -165,16 +166,3 @@ def detect_default_store(
             return name, reasons
         reasons.append(f"{name}: {why}")
     return None, reasons
-
-
-def find_program(name: str) -> str | None:
-    """``shutil.which(name)``; on POSIX without importing ``shutil`` (it pulls in bz2, lzma...)."""
-    if sys.platform == "win32":  # PATHEXT and the current directory: shutil knows the rules
-        import shutil
-
-        return shutil.which(name)
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory, name)
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-            return candidate
-    return None
