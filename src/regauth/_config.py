@@ -58,6 +58,7 @@ __all__ = [
     "load",
     "loads",
     "update",
+    "write_atomic",
 ]
 
 CONFIG_FILENAME = "config.json"
@@ -778,7 +779,7 @@ def _clean_stale_temps(directory: str, name: str) -> None:
             pass
 
 
-def _write_atomic(path: str, content: bytes) -> None:
+def write_atomic(path: str, content: bytes) -> None:
     """Docker's save procedure plus fsync; ConfigError naming ``path``, the old file intact."""
     target = os.path.realpath(path)
     directory, name = os.path.split(target)
@@ -842,7 +843,7 @@ def update(
             if changed:
                 content = dumps(cfg.data).encode("utf-8")
                 if raw is None or content != raw:
-                    _write_atomic(path, content)
+                    write_atomic(path, content)
             return changed
     except LockUnavailableError as exc:
         # No lock file possible (e.g. a read-only directory): a no-op change still succeeds.

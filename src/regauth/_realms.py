@@ -75,22 +75,10 @@ def remember(registry: str, token_server: str | None) -> None:
         known[registry] = token_server  # last: the most recent use
     while len(known) > MAX_ENTRIES:
         del known[next(iter(known))]
-    from ._config import dumps
+    from ._config import dumps, write_atomic
+    from ._errors import ConfigError
 
-    directory = os.path.dirname(path)
-    temp = f"{path}.tmp-{os.getpid()}"
     try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
-        try:
-            view = memoryview(dumps(known).encode("utf-8"))
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        write_atomic(path, dumps(known).encode("utf-8"))
+    except ConfigError:
+        pass  # a cache: never fail a login over it
