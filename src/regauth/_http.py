@@ -16,7 +16,15 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["HttpRequest", "HttpResponse", "SplitUrl", "first_header", "form_encode", "split_url"]
+__all__ = [
+    "BadPortError",
+    "HttpRequest",
+    "HttpResponse",
+    "SplitUrl",
+    "first_header",
+    "form_encode",
+    "split_url",
+]
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -84,11 +92,16 @@ class SplitUrl:
     port: int | None
 
 
+class BadPortError(ValueError):
+    """A URL whose port is not a number in 0-65535 (the message is ``urlsplit``'s)."""
+
+
 def split_url(url: str) -> SplitUrl:
     """What ``urlsplit(url)`` gives, ``port`` included.
 
     Raises:
-        ValueError: as ``urlsplit(url)`` or its ``.port`` would (bad IPv6 literal or port).
+        ValueError: as ``urlsplit(url)`` would (a bad IPv6 literal, say).
+        BadPortError: a ValueError, as ``urlsplit(url).port`` would (not a number in 0-65535).
     """
     plain = _split_plain(url)
     if plain is not None:
@@ -96,9 +109,11 @@ def split_url(url: str) -> SplitUrl:
     from urllib.parse import urlsplit  # rare path: IPv6 literal, non-ASCII, odd characters...
 
     parts = urlsplit(url)
-    return SplitUrl(
-        parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment, parts.hostname, parts.port
-    )
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise BadPortError(str(exc)) from None
+    return SplitUrl(parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment, parts.hostname, port)
 
 
 def _split_plain(url: str) -> SplitUrl | None:

@@ -19,7 +19,7 @@ import time
 
 from ._address import HUB_ENDPOINT_HOST, HUB_KEY, in_network, is_loopback_literal, split_host_port
 from ._errors import RegauthError, TransportError
-from ._http import HttpRequest, HttpResponse, SplitUrl, split_url
+from ._http import BadPortError, HttpRequest, HttpResponse, SplitUrl, split_url
 from ._http1 import Connection, HttpError, Proxy, client_context, encode_host, host_header
 from ._record import field, record
 from ._version import __version__
@@ -395,9 +395,10 @@ def _strip(url: str) -> str:
 def _exchange(session: Session, method: str, url: str, headers: dict[str, str], body: bytes) -> HttpResponse:
     try:
         parts = split_url(url)
-    except ValueError as exc:  # urlsplit's port errors start with "Port"
-        problem = "bad port" if str(exc).startswith("Port") else "not an http(s) URL"
-        raise TransportError(f"{_strip(url)}: {problem}") from None
+    except BadPortError:
+        raise TransportError(f"{_strip(url)}: bad port") from None
+    except ValueError:
+        raise TransportError(f"{_strip(url)}: not an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TransportError(f"{_strip(url)}: not an http(s) URL")
     tls = parts.scheme == "https"
