@@ -19,7 +19,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from regauth._errors import ProtocolError
-from regauth._http import form_encode, split_url
+from regauth._http import BadPortError, form_encode, split_url
 from regauth._token import (
     MAX_SERVER_TEXT,
     _json_loads,
@@ -155,8 +155,13 @@ URLS = st.lists(URL_PIECES, max_size=8).map("".join)
 
 
 def old_split(url: str) -> tuple[object, ...]:
+    """urlsplit, with its port error as the BadPortError (a ValueError) split_url promises."""
     parts = urlsplit(url)
-    return (parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment, parts.hostname, parts.port)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise BadPortError(str(exc)) from None
+    return (parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment, parts.hostname, port)
 
 
 def new_split(url: str) -> tuple[object, ...]:
@@ -174,7 +179,7 @@ def new_split(url: str) -> tuple[object, ...]:
 @example("http://[::1/")
 @example("http://ho%St/")
 def test_split_url_is_urlsplit(url: str) -> None:
-    """split_url gives urlsplit's fields, hostname and port (or its ValueError)."""
+    """split_url gives urlsplit's fields, hostname and port (or its ValueError; BadPortError for the port)."""
     assert outcome(new_split, url) == outcome(old_split, url)
 
 
