@@ -27,13 +27,13 @@ except ImportError:
 
 # Instrument regauth for coverage feedback when atheris is there.
 with atheris.instrument_imports() if atheris is not None else contextlib.nullcontext():
-    from regauth._address import logout_keys, matches_key, normalise
-    from regauth._challenge import parse_www_authenticate
-    from regauth._errors import RegauthError
-    from regauth._flow import login_flow
-    from regauth._http import HttpResponse
-    from regauth._token import parse_token_response
-    from regauth._types import Credentials
+    from regauth.credentials import Credentials
+    from regauth.errors import RegauthError
+    from regauth.registry.address import logout_keys, matches_key, normalise
+    from regauth.registry.challenge import parse_www_authenticate
+    from regauth.registry.flow import login_flow
+    from regauth.registry.messages import HttpResponse
+    from regauth.registry.token import parse_token_response
 
 __all__ = ["fuzz_one", "main"]
 

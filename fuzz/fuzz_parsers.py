@@ -21,7 +21,7 @@ _DIR = Path(tempfile.mkdtemp(prefix="regauth-fuzz-"))
 
 def fuzz_helper_output(data: bytes) -> None:
     """``decode_creds`` and ``decode_list`` on ``data``: a result or ValueError, never anything else."""
-    from regauth._helperproto import decode_creds, decode_list
+    from regauth.stores.wire import decode_creds, decode_list
 
     for decode in (decode_creds, decode_list):
         with contextlib.suppress(ValueError):
@@ -30,8 +30,8 @@ def fuzz_helper_output(data: bytes) -> None:
 
 def fuzz_config_load(data: bytes) -> None:
     """``_config.load`` on a file holding ``data``: a config or a one-line ConfigError."""
-    from regauth._config import dumps, load
-    from regauth._errors import ConfigError
+    from regauth.config.file import dumps, load
+    from regauth.errors import ConfigError
 
     path = _DIR / "config.json"
     path.write_bytes(data)
@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     name = args.pop(0)
     with atheris.instrument_imports():
-        import regauth._config
-        import regauth._helperproto  # noqa: F401
+        import regauth.config.file
+        import regauth.stores.wire  # noqa: F401
     os.makedirs(_DIR, exist_ok=True)
     atheris.Setup([sys.argv[0], *args], HARNESSES[name])
     atheris.Fuzz()

@@ -1,4 +1,4 @@
-"""Tests of regauth._address: storage keys, Hub aliases, logout keys, loopback literals."""
+"""Tests of regauth.registry.address: storage keys, Hub aliases, logout keys, loopback literals."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regauth._address import (
+from regauth.errors import RegauthError, UsageError
+from regauth.registry.address import (
     HUB_ENDPOINT_HOST,
     HUB_KEY,
     endpoint_host,
@@ -19,7 +20,6 @@ from regauth._address import (
     normalise,
     split_host_port,
 )
-from regauth._errors import RegauthError, UsageError
 
 # (input, key).  Sources: docker-behaviour.md §1 "Server address", observed.md §3.3.
 KEY_TABLE = [

@@ -1,4 +1,4 @@
-"""IP literal checks of regauth._address without ``ipaddress`` (issue 6: ``_socket.inet_pton``).
+"""IP literal checks of regauth.registry.address without ``ipaddress`` (issue 6: ``_socket.inet_pton``).
 
 ``ipaddress`` is the oracle: the old implementations are kept below and every check is compared with
 them on tricky pinned cases and on generated text (hypothesis).
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from regauth._address import in_network, ip_packed, is_loopback_literal, normalise
-from regauth._errors import UsageError
+from regauth.errors import UsageError
+from regauth.registry.address import in_network, ip_packed, is_loopback_literal, normalise
 
 # --------------------------------------------------------------------------- oracles (the old code)
 
@@ -222,6 +222,6 @@ def test_property_bracketed_host(inner: str) -> None:
 
 
 def test_address_imports_no_ipaddress() -> None:
-    code = "import sys, regauth._address as a; a.normalise('[::1]:5000'); print('ipaddress' in sys.modules)"
+    code = "import sys, regauth.registry.address as a; a.normalise('[::1]:5000'); print('ipaddress' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

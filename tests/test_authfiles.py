@@ -1,7 +1,7 @@
 """Other auth files (issue 5 item 7) and ``regauth get`` (item 5).
 
 DOCKER_AUTH_CONFIG strictness: docker-behaviour.md §3; podman/skopeo files: observed.md §6.
-Precedence: ``regauth._authfiles`` module docstring.
+Precedence: ``regauth.config.authfiles`` module docstring.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import regauth
-from regauth._authfiles import candidate_keys, docker_auth_config, lookup, split_reference
-from regauth._errors import ConfigError
+from regauth.config.authfiles import candidate_keys, docker_auth_config, lookup, split_reference
+from regauth.errors import ConfigError
 from tests.cliutil import b64
 from tests.cliutil import regauth as run
 from tests.conftest import IsolatedEnv

@@ -1,4 +1,4 @@
-"""Tests of regauth._challenge: RFC 7235 WWW-Authenticate parsing (pure, no server)."""
+"""Tests of regauth.registry.challenge: RFC 7235 WWW-Authenticate parsing (pure, no server)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regauth._challenge import (
+from regauth.registry.challenge import (
     MAX_CHALLENGES,
     MAX_PARAMS,
     Challenge,

@@ -1,6 +1,6 @@
 """Differential tests: the hand-written WWW-Authenticate scanner against the regex original.
 
-regauth._challenge used to scan with regular expressions; it was rewritten by hand so a login does
+regauth.registry.challenge used to scan with regular expressions; it was rewritten by hand so a login does
 not import ``re`` (issue 6).  The regex version is kept here, verbatim, as the oracle: both must
 give the same challenges for every input, hostile ones included.
 """
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regauth._challenge import MAX_CHALLENGES, MAX_ELEMENTS, MAX_PARAMS, parse_www_authenticate
+from regauth.registry.challenge import MAX_CHALLENGES, MAX_ELEMENTS, MAX_PARAMS, parse_www_authenticate
 
 # --- the oracle: the regex implementation regauth shipped before issue 6 ------------------------
 

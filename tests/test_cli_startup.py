@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regauth import _cli_extra
-from regauth._completion import describe
-from regauth._errors import UsageError
-from regauth.cli import _build_parser, _commands, _quick_args
+import regauth.cli.commands as _cli_extra
+from regauth.cli.completion import describe
+from regauth.cli.main import _build_parser, _commands, _quick_args
+from regauth.errors import UsageError
 
 COMMANDS = [c.name for c in describe(_build_parser()).commands]
 
@@ -27,7 +27,7 @@ COMMANDS = [c.name for c in describe(_build_parser()).commands]
 def _imported_after(argv: list[str]) -> set[str]:
     """Module names a fresh interpreter holds after ``regauth ARGV`` (output discarded)."""
     code = (
-        "import sys\nfrom regauth.cli import main\n"
+        "import sys\nfrom regauth.cli.main import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "sys.stderr.write('\\n'.join(sys.modules))\n"
     )
@@ -44,14 +44,14 @@ def test_every_command_is_in_the_parser() -> None:
 @pytest.mark.parametrize("flag", ["--version", "-v"])
 def test_version_imports_no_parser(flag: str) -> None:
     modules = _imported_after([flag])
-    assert "argparse" not in modules and "regauth._cli_extra" not in modules
+    assert "argparse" not in modules and "regauth.cli.commands" not in modules
     assert not {"json", "typing", "re", "shutil"} & modules
 
 
 def test_login_help_imports_little() -> None:
     modules = _imported_after(["login", "--help"])
     assert "argparse" in modules
-    heavy = {"json", "typing", "shutil", "dataclasses", "pathlib", "subprocess", "regauth._api"}
+    heavy = {"json", "typing", "shutil", "dataclasses", "pathlib", "subprocess", "regauth.api.login"}
     assert not heavy & modules
 
 
@@ -59,7 +59,7 @@ def test_version_output() -> None:
     for argv in (["--version"], ["-v"], ["-D", "--version"], ["--version", "list"]):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            from regauth.cli import main
+            from regauth.cli.main import main
 
             assert main(argv) == 0
         assert out.getvalue() == "regauth version 0.1.0\n"
@@ -209,20 +209,20 @@ def test_quick_args_never_disagree_with_argparse(argv: list[str]) -> None:
 def test_logout_imports_no_parser(tmp_path: object) -> None:
     env = {**os.environ, "DOCKER_CONFIG": str(tmp_path)}
     code = (
-        "import sys\nfrom regauth.cli import main\nrc = main(['logout', 'h.example'])\n"
+        "import sys\nfrom regauth.cli.main import main\nrc = main(['logout', 'h.example'])\n"
         "sys.stderr.write(' '.join(sys.modules))\nsys.exit(rc)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0 and proc.stdout == "Not logged in to h.example\n"
     modules = set(proc.stderr.split())
-    assert not {"argparse", "subprocess", "shutil", "secrets", "regauth._transport"} & modules
+    assert not {"argparse", "subprocess", "shutil", "secrets", "regauth.transport.session"} & modules
 
 
 def test_main_restores_the_garbage_collector(tmp_path: object) -> None:
     """main() runs without the cyclic GC (start-up time) and gives it back, even on errors."""
     import gc
 
-    from regauth.cli import main
+    from regauth.cli.main import main
 
     assert gc.isenabled()
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):

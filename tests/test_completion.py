@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from regauth._completion import describe, script
-from regauth.cli import _build_parser
+from regauth.cli.completion import describe, script
+from regauth.cli.main import _build_parser
 from tests.cliutil import regauth
 from tests.support.require import require
 

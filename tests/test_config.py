@@ -22,8 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regauth import _config as _config_module
-from regauth._config import (
+import regauth.config.file as _config_module
+from regauth.config.file import (
     CONFIG_FILENAME,
     ConfigFile,
     check,
@@ -36,8 +36,8 @@ from regauth._config import (
     load,
     update,
 )
-from regauth._errors import ConfigError
-from regauth._lock import file_lock, lock_path_for
+from regauth.config.lock import file_lock, lock_path_for
+from regauth.errors import ConfigError
 from tests.support.require import require
 
 POSIX = sys.platform != "win32"
@@ -270,7 +270,7 @@ def test_config_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 _UMASK_SCRIPT = r"""
 import os, sys
 from pathlib import Path
-from regauth._config import update
+from regauth.config.file import update
 os.umask(int(sys.argv[2], 8))
 update(Path(sys.argv[1]), lambda cfg: (cfg.set_auth("h:1", {"auth": "dTpw"}), True)[1])
 """
@@ -717,7 +717,7 @@ def test_without_the_json_c_module_the_json_package_does_the_same(tmp_path: Path
     path.write_text('{"auths": {"h:5000": {"auth": "' + encode_auth("u", "p") + '"}}, "n": 1.50, "x": "<&>"}')
     code = (
         "import sys\nsys.modules['_json'] = None\n"
-        "from regauth._config import load, dumps, _parse\n"
+        "from regauth.config.file import load, dumps, _parse\n"
         "cfg = load(sys.argv[1])\nprint(dumps(cfg.data))\n"
         'try:\n    _parse(\'{"a": 1, "a": 2}\')\nexcept ValueError as exc:\n    print(exc)\n'
     )

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from regauth._config import ConfigFile, load, update
-from regauth._errors import ConfigError
+from regauth.config.file import ConfigFile, load, update
+from regauth.errors import ConfigError
 from tests.support.brokenfiles import BrokenCase, corpus, privilege_drop_prefix, probe, snapshot
 from tests.support.require import require
 

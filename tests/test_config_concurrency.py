@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from regauth._config import CONFIG_FILENAME, ConfigFile, dumps, load, update
-from regauth._errors import ConfigError
-from regauth._lock import lock_path_for
+from regauth.config.file import CONFIG_FILENAME, ConfigFile, dumps, load, update
+from regauth.config.lock import lock_path_for
+from regauth.errors import ConfigError
 
 _METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 CTX: Any = multiprocessing.get_context(_METHOD)

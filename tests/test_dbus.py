@@ -1,4 +1,4 @@
-"""regauth._dbus: the wire format (D-Bus specification, "Message Protocol") and a real bus + keyring.
+"""regauth.helpers.dbus: the wire format (D-Bus specification, "Message Protocol") and a real bus + keyring.
 
 Marshalling is checked three ways: hand-computed byte vectors, hypothesis round trips in both
 byte orders, and messages sent to ourselves through a real ``dbus-daemon`` (which validates every
@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from regauth import _dbus
-from regauth._dbus import (
+import regauth.helpers.dbus as _dbus
+from regauth.helpers.dbus import (
     Connection,
     DBusConnectError,
     DBusError,
@@ -295,7 +295,7 @@ def test_no_socket_imports() -> None:
     """The helper's `get` path imports neither socket (enum, selectors) nor json/re nor jeepney."""
     code = (
         "import sys\n"
-        "from regauth.helpers import secretservice\n"
+        "from regauth.helpers.serve import secretservice\n"
         "from regauth import _dbus, _helperproto\n"
         "_helperproto.encode_creds('s', 'u', 'p')\n"
         "_dbus._socket_module()\n"

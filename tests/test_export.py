@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from regauth._errors import UsageError
-from regauth._export import kubernetes_secret, yaml_scalar
-from regauth._types import Credentials
+from regauth.api.export import kubernetes_secret, yaml_scalar
+from regauth.credentials import Credentials
+from regauth.errors import UsageError
 from tests.cliutil import b64, regauth
 from tests.conftest import IsolatedEnv
 from tests.support.require import require

@@ -1,4 +1,4 @@
-"""Tests of regauth._flow: the login and token flows, scripted and against real registries."""
+"""Tests of regauth.registry.flow: the login and token flows, scripted and against real registries."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regauth._challenge import Challenge
-from regauth._errors import AuthError, ProtocolError, RegauthError, TransportError, UsageError
-from regauth._flow import TRANSITIONS, Event, LoginResult, State, login_flow, token_flow
-from regauth._http import HttpRequest, HttpResponse
-from regauth._token import Token
-from regauth._types import Credentials
+from regauth.credentials import Credentials
+from regauth.errors import AuthError, ProtocolError, RegauthError, TransportError, UsageError
+from regauth.registry.challenge import Challenge
+from regauth.registry.flow import TRANSITIONS, Event, LoginResult, State, login_flow, token_flow
+from regauth.registry.messages import HttpRequest, HttpResponse
+from regauth.registry.token import Token
 from tests.conftest import REGISTRY_USERS
 from tests.support.registry import RegistryStack
 

@@ -1,6 +1,6 @@
 """Import budget of the login flows (issue 6), in a fresh interpreter, without any network.
 
-A login runs regauth._flow, _challenge, _token and _http: on the usual paths (Basic; token GET
+A login runs regauth.registry.flow, _challenge, _token and _http: on the usual paths (Basic; token GET
 with issued_at, scope and refresh_token; refresh_token POST with an identity token) they must
 import none of the slow stdlib modules below.  Error paths may import them lazily (json for its
 error message), but must still fail with regauth's errors, in a fresh interpreter too.
@@ -24,9 +24,9 @@ PRELUDE = textwrap.dedent(
     import sys
     SLOW = set(sys.argv[1].split())
     before = SLOW & set(sys.modules)
-    from regauth._flow import login_flow, token_flow
-    from regauth._http import HttpResponse
-    from regauth._types import Credentials
+    from regauth.registry.flow import login_flow, token_flow
+    from regauth.registry.messages import HttpResponse
+    from regauth.credentials import Credentials
 
     def drive(flow, responses):
         request = next(flow)
@@ -86,7 +86,7 @@ def test_bad_token_bodies_in_a_fresh_interpreter(body: bytes) -> None:
     """JSON errors before json.decoder is imported are still ProtocolErrors (no SystemError)."""
     out = run(
         f"""
-        from regauth._errors import ProtocolError
+        from regauth.errors import ProtocolError
         try:
             drive(login_flow(EP, USER), [r(401, b"", BEARER), r(200, {body!r})])
         except ProtocolError as exc:
@@ -100,7 +100,7 @@ def test_registry_errors_in_a_fresh_interpreter() -> None:
     """A refused login renders errors[] (or the status) in a fresh interpreter, bad JSON included."""
     out = run(
         """
-        from regauth._errors import AuthError
+        from regauth.errors import AuthError
         for body in (b'{"errors": [{"code": "DENIED", "message": "no"}]', b'{"details": "bad"}'):
             try:
                 drive(login_flow(EP, USER), [r(401, b"", BEARER), r(401, body)])

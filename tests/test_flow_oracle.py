@@ -1,7 +1,7 @@
-"""regauth._flow without enum, re and urllib.parse (issue 6): the replacements against the originals.
+"""regauth.registry.flow without enum, re and urllib.parse (issue 6): the replacements against the originals.
 
 States and events are plain constants now, endpoint and realm URLs are split by
-regauth._http.split_url; the urllib.parse versions are kept here as oracles.
+regauth.registry.messages.split_url; the urllib.parse versions are kept here as oracles.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from regauth._address import is_loopback_literal
-from regauth._challenge import Challenge
-from regauth._errors import TransportError, UsageError
-from regauth._flow import TRANSITIONS, Event, State, _check_endpoint, _token_request, _verify_url
-from regauth._token import sanitise, token_get_request
-from regauth._types import Credentials
+from regauth.credentials import Credentials
+from regauth.errors import TransportError, UsageError
+from regauth.registry.address import is_loopback_literal
+from regauth.registry.challenge import Challenge
+from regauth.registry.flow import TRANSITIONS, Event, State, _check_endpoint, _token_request, _verify_url
+from regauth.registry.token import sanitise, token_get_request
 
 
 def outcome(function: object, *args: object) -> tuple[str, object]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from regauth._errors import HelperError
-from regauth._types import Credentials
+from regauth.credentials import Credentials
+from regauth.errors import HelperError
 from regauth.stores import Store
 from regauth.stores.helper import HelperStore
 

@@ -13,7 +13,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regauth._helperproto import encode_creds, encode_list, go_json, go_quote
+from regauth.stores.wire import encode_creds, encode_list, go_json, go_quote
 
 _NAMED = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

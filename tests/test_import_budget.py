@@ -20,7 +20,7 @@ from tests.support.budget import SLOW_MODULES
 from tests.support.registry import RegistryStack
 
 _RUN = (
-    "import sys\nfrom regauth.cli import main\n"
+    "import sys\nfrom regauth.cli.main import main\n"
     "code = main(sys.argv[1:])\n"
     "sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
     "sys.exit(code)\n"

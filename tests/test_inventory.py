@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from regauth._types import Credentials
+from regauth.credentials import Credentials
 from regauth.stores.helper import HelperStore
 from tests.cliutil import b64, read_config, regauth, venv_path
 from tests.conftest import IsolatedEnv

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 import regauth
-from regauth import _realms
-from regauth._flow import login_flow
-from regauth._http1 import Connection, HttpError
-from regauth._transport import Endpoint, TransportOptions, endpoint_origin, open_session, run_flow
-from regauth._types import Credentials
+import regauth.transport.realms as _realms
+from regauth.credentials import Credentials
+from regauth.registry.flow import login_flow
+from regauth.transport.connection import Connection, HttpError
+from regauth.transport.session import Endpoint, TransportOptions, endpoint_origin, open_session, run_flow
 from tests.support.registry import RegistryStack
 
 OPTIONS = TransportOptions(timeout=5.0)
@@ -158,7 +158,7 @@ def test_a_failed_preconnect_is_reported_once_by_the_request() -> None:
 
 def test_close_does_not_wait_for_a_hanging_handshake() -> None:
     """A TLS handshake with a server that never answers: close() returns at once."""
-    from regauth._http1 import client_context
+    from regauth.transport.connection import client_context
 
     with silent_listener() as (port, _received):
         ctx = client_context()

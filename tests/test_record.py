@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from regauth._record import FrozenInstanceError, field, record, replace
-from regauth._types import Credentials
+from regauth.credentials import Credentials
 
 
 @record
@@ -71,7 +71,7 @@ def test_credentials_repr_never_shows_secrets() -> None:
 def test_login_path_does_not_import_dataclasses_inspect_or_typing() -> None:
     """Start-up (issue 6): these cost ~45 ms together and the login path needs none of them."""
     code = (
-        "import sys, regauth.cli, regauth._api, regauth._transport, regauth._flow; "
+        "import sys, regauth.cli.main, regauth.api.login, regauth.transport.session, regauth.registry.flow; "
         "print(sorted({'dataclasses', 'inspect', 'typing', 'datetime'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,4 +1,4 @@
-"""Tests of regauth._token: token requests, token responses, registry error rendering (pure)."""
+"""Tests of regauth.registry.token: token requests, token responses, registry error rendering (pure)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regauth._errors import AuthError, ProtocolError, RegauthError, UsageError
-from regauth._http import HttpResponse
-from regauth._token import (
+from regauth.credentials import Credentials
+from regauth.errors import AuthError, ProtocolError, RegauthError, UsageError
+from regauth.registry.messages import HttpResponse
+from regauth.registry.token import (
     MAX_BODY,
     Token,
     auth_error,
@@ -24,7 +25,6 @@ from regauth._token import (
     token_get_request,
     token_refresh_request,
 )
-from regauth._types import Credentials
 
 REALM = "https://127.0.0.1:5001/token"
 CREDS = Credentials(username="testuser", password="testpassword")

@@ -1,4 +1,4 @@
-"""Differential tests: regauth._token and regauth._http helpers against the stdlib they replace.
+"""Differential tests: regauth.registry.token and regauth.registry.messages helpers against the stdlib they replace.
 
 To keep ``re``, ``json``, ``base64``, ``urllib.parse`` and ``datetime`` out of a login (issue 6),
 _token and _http do their work with string methods and C modules.  The implementations they
@@ -18,9 +18,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from regauth._errors import ProtocolError
-from regauth._http import BadPortError, form_encode, split_url
-from regauth._token import (
+from regauth.errors import ProtocolError
+from regauth.registry.messages import BadPortError, form_encode, split_url
+from regauth.registry.token import (
     MAX_SERVER_TEXT,
     _json_loads,
     _parse_time,

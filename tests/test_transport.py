@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from regauth._errors import TransportError
-from regauth._flow import login_flow
-from regauth._http import HttpRequest
-from regauth._http1 import Connection, HttpError, Proxy
-from regauth._transport import (
+from regauth.credentials import Credentials
+from regauth.errors import TransportError
+from regauth.registry.flow import login_flow
+from regauth.registry.messages import HttpRequest
+from regauth.transport.connection import Connection, HttpError, Proxy
+from regauth.transport.session import (
     Endpoint,
     TransportOptions,
     endpoints_for,
@@ -28,7 +29,6 @@ from regauth._transport import (
     run_flow,
     send,
 )
-from regauth._types import Credentials
 from tests.support.registry import RegistryStack
 
 Handler = Callable[[socket.socket, bytes], bool]  # returns False to close the connection

@@ -1,7 +1,7 @@
 """TLS over ``_socket``/``_ssl`` directly (issue 6) and its ``ssl``-module fallback.
 
 Every TLS test runs twice, through the direct path and through the fallback (forced with
-``regauth._http1._DIRECT_TLS = False``), against the real registry fixtures where they can show it
+``regauth.transport.connection._DIRECT_TLS = False``), against the real registry fixtures where they can show it
 and against a scripted TLS server for what a registry will not do (ragged EOF, client certificates,
 a hostname mismatch, a silent handshake).  The helpers that replaced stdlib parsers (IDNA host
 encoding, URL splitting, ``pathlib`` suffixes) are compared with the stdlib as oracle.
@@ -31,12 +31,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from regauth import _http1, _transport
-from regauth._errors import TransportError
-from regauth._flow import login_flow
-from regauth._http import HttpRequest, _split_plain, split_url
-from regauth._http1 import Connection, HttpError, Proxy, client_context, direct_tls, encode_host
-from regauth._transport import (
+import regauth.transport.connection as _http1
+import regauth.transport.session as _transport
+from regauth.credentials import Credentials
+from regauth.errors import TransportError
+from regauth.registry.flow import login_flow
+from regauth.registry.messages import HttpRequest, _split_plain, split_url
+from regauth.transport.connection import Connection, HttpError, Proxy, client_context, direct_tls, encode_host
+from regauth.transport.session import (
     Endpoint,
     TransportOptions,
     default_cert_dirs,
@@ -45,7 +47,6 @@ from regauth._transport import (
     run_flow,
     send,
 )
-from regauth._types import Credentials
 from tests.reliability.fakes import tls_context
 from tests.support.budget import SLOW_MODULES
 from tests.support.certs import CA, make_ca
@@ -534,7 +535,7 @@ _BUDGET = r"""
 import sys
 
 FORBIDDEN = set(sys.argv[1].split())
-OURS = ("/regauth/_transport.py", "/regauth/_http1.py", "/regauth/_address.py")
+OURS = ("/regauth/transport/session.py", "/regauth/transport/connection.py", "/regauth/registry/address.py")
 blamed = {}
 
 
@@ -551,14 +552,14 @@ class Blame:
 
 
 sys.meta_path.insert(0, Blame())
-import regauth._address, regauth._http1, regauth._transport
+import regauth.registry.address, regauth.transport.connection, regauth.transport.session
 
 report = {"import": sorted(FORBIDDEN & set(sys.modules))}
 import json
 
-from regauth._flow import login_flow
-from regauth._transport import TransportOptions, endpoints_for, open_session, run_flow
-from regauth._types import Credentials
+from regauth.registry.flow import login_flow
+from regauth.transport.session import TransportOptions, endpoints_for, open_session, run_flow
+from regauth.credentials import Credentials
 
 blamed.clear()
 for case in json.loads(sys.argv[2]):
@@ -594,7 +595,7 @@ def test_https_login_imports_nothing_forbidden(
 
 def test_import_blame_catches_a_lazy_import(registry_basic_https: RegistryStack) -> None:
     """The check above is not vacuous: the ssl fallback is blamed on the transport."""
-    script = _BUDGET.replace("blamed.clear()", "blamed.clear(); regauth._http1._DIRECT_TLS = False")
+    script = _BUDGET.replace("blamed.clear()", "blamed.clear(); regauth.transport.connection._DIRECT_TLS = False")
     case = {"host": registry_basic_https.host, "verify": None, "cert_dirs": [],
             "user": registry_basic_https.username, "password": registry_basic_https.password}  # fmt: skip
     proc = subprocess.run(

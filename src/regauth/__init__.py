@@ -22,8 +22,8 @@ from ._version import __version__
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the helpers start-up time
 
 if TYPE_CHECKING:
-    from ._api import LoginOutcome, LogoutOutcome, get_credentials, login, logout
-    from ._errors import (
+    from .api.login import LoginOutcome, LogoutOutcome, get_credentials, login, logout
+    from .errors import (
         AuthError,
         ConfigError,
         HelperError,
@@ -33,37 +33,37 @@ if TYPE_CHECKING:
         TransportError,
         UsageError,
     )
-    from ._inventory import LoginInfo, StatusResult, list_logins, status
-    from ._token import Token
-    from ._token_api import NoTokenAuthError, token
-    from ._types import Credentials
+    from .api.inventory import LoginInfo, StatusResult, list_logins, status
+    from .registry.token import Token
+    from .api.token import NoTokenAuthError, token
+    from .credentials import Credentials
     from .auth import HttpxRegistryAuth, RegistryAuth
 
 #: public name -> the private module defining it
 _LAZY = {
-    "AuthError": "._errors",
-    "ConfigError": "._errors",
-    "Credentials": "._types",
-    "HelperError": "._errors",
+    "AuthError": ".errors",
+    "ConfigError": ".errors",
+    "Credentials": ".credentials",
+    "HelperError": ".errors",
     "HttpxRegistryAuth": ".auth",
-    "LoginInfo": "._inventory",
-    "LoginOutcome": "._api",
-    "LogoutOutcome": "._api",
-    "NoTokenAuthError": "._token_api",
-    "ProtocolError": "._errors",
-    "RegauthError": "._errors",
+    "LoginInfo": ".api.inventory",
+    "LoginOutcome": ".api.login",
+    "LogoutOutcome": ".api.login",
+    "NoTokenAuthError": ".api.token",
+    "ProtocolError": ".errors",
+    "RegauthError": ".errors",
     "RegistryAuth": ".auth",
-    "StatusResult": "._inventory",
-    "StoreError": "._errors",
-    "Token": "._token",
-    "TransportError": "._errors",
-    "UsageError": "._errors",
-    "get_credentials": "._api",
-    "list_logins": "._inventory",
-    "login": "._api",
-    "logout": "._api",
-    "status": "._inventory",
-    "token": "._token_api",
+    "StatusResult": ".api.inventory",
+    "StoreError": ".errors",
+    "Token": ".registry.token",
+    "TransportError": ".errors",
+    "UsageError": ".errors",
+    "get_credentials": ".api.login",
+    "list_logins": ".api.inventory",
+    "login": ".api.login",
+    "logout": ".api.login",
+    "status": ".api.inventory",
+    "token": ".api.token",
 }
 
 __all__ = [

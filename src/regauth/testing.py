@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
-from ._types import Credentials
-from .stores import Store
+from regauth.credentials import Credentials
+from regauth.stores import Store
 
 __all__ = ["MemoryStore", "StoreTests"]
 

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from regauth._config import dumps, load
-from regauth._errors import ConfigError, HelperError
-from regauth._helperproto import decode_creds, decode_list, encode_creds, encode_list
+from regauth.config.file import dumps, load
+from regauth.errors import ConfigError, HelperError
 from regauth.stores.helper import HelperStore
+from regauth.stores.wire import decode_creds, decode_list, encode_creds, encode_list
 from tests.reliability.figures import record
 
 EXAMPLES = int(os.environ.get("REGAUTH_FUZZ_EXAMPLES", "300"))

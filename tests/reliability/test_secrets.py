@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from regauth import get_credentials, logout
-from regauth._config import load
-from regauth._flow import LoginResult
-from regauth._http import HttpRequest, HttpResponse
-from regauth._token import Token
-from regauth._types import Credentials
+from regauth.config.file import load
+from regauth.credentials import Credentials
+from regauth.registry.flow import LoginResult
+from regauth.registry.messages import HttpRequest, HttpResponse
+from regauth.registry.token import Token
 from regauth.stores.helper import HelperStore
 from tests.cliutil import venv_path
 from tests.reliability.fakes import FakeServer, basic_registry

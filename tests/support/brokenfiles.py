@@ -252,8 +252,8 @@ def privilege_drop_prefix() -> list[str] | None:
 _PROBE = r"""
 import sys
 from pathlib import Path
-from regauth._config import load, update
-from regauth._errors import ConfigError
+from regauth.config.file import load, update
+from regauth.errors import ConfigError
 path = Path(sys.argv[1])
 def change(cfg):
     cfg.set_auth("probe.example", {})
@@ -273,8 +273,8 @@ def probe(path: Path, *, unprivileged: bool = False) -> tuple[str | None, str | 
     With ``unprivileged`` the probe runs in a child process without the root permission bypass.
     """
     if not unprivileged:
-        from regauth._config import load, update
-        from regauth._errors import ConfigError
+        from regauth.config.file import load, update
+        from regauth.errors import ConfigError
 
         results: list[str | None] = []
 

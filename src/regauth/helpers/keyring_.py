@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 
-from . import Backend, BackendError, serve
+from regauth.helpers.serve import Backend, BackendError, serve
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ import binascii
 import os
 import sys
 
-from .._programs import which
-from . import Backend, BackendError, serve
+from regauth.helpers.serve import Backend, BackendError, serve
+from regauth.stores.programs import which
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

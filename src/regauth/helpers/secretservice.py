@@ -1,7 +1,7 @@
 """docker-credential-regauth-secretservice.  Rule: items byte-compatible with Go 0.6.4's.
 
 Talks the freedesktop Secret Service API over the D-Bus session bus with regauth's own minimal
-client (``regauth._dbus``: stdlib ``_socket`` only, cheap to import), using a ``plain`` session
+client (``regauth.helpers.dbus``: stdlib ``_socket`` only, cheap to import), using a ``plain`` session
 (opened only by the actions that move a secret).  Items (observed.md §5): in the ``default``
 collection, label = ServerURL, attributes exactly ``label="Docker Credentials"``, ``server``,
 ``username``, ``docker_cli="1"``, ``xdg:schema="io.docker.Credentials"``, secret with content
@@ -24,8 +24,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .._helperproto import LABEL
-from . import Backend, BackendError, serve
+from regauth.helpers.serve import Backend, BackendError, serve
+from regauth.stores.wire import LABEL
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class SecretServiceBackend(Backend):
         return int(self._conn.send_call(_BUS, path, iface, method, sig, body))
 
     def _reply(self, serial: int) -> Any:
-        from .._dbus import DBusConnectError, DBusError, DBusProtocolError
+        from regauth.helpers.dbus import DBusConnectError, DBusError, DBusProtocolError
 
         try:
             return self._conn.reply(serial)
@@ -82,7 +82,7 @@ class SecretServiceBackend(Backend):
         return self._reply(self._send(path, iface, method, sig, body))
 
     def _connect(self) -> None:
-        from .._dbus import Connection, DBusConnectError
+        from regauth.helpers.dbus import Connection, DBusConnectError
 
         if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
             raise BackendError("cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset")

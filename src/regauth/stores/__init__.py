@@ -8,14 +8,14 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
-    from ._protocol import Store
+    from regauth.stores.base import Store
 
 __all__ = ["Store"]
 
 
 def __getattr__(name: str) -> object:
     if name == "Store":
-        from ._protocol import Store
+        from regauth.stores.base import Store
 
         return Store
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from .._address import matching_keys
-from .._config import ConfigFile, encode_auth, entry_credentials, load, update
-from .._types import Credentials
+from regauth.config.file import ConfigFile, encode_auth, entry_credentials, load, update
+from regauth.credentials import Credentials
+from regauth.registry.address import matching_keys
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

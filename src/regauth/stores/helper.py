@@ -10,16 +10,16 @@ import os
 import subprocess
 from collections.abc import Callable
 
-from .._errors import HelperError
-from .._helperproto import (
+from regauth.credentials import Credentials
+from regauth.errors import HelperError
+from regauth.stores.programs import which
+from regauth.stores.wire import (
     ERR_NOT_FOUND,
     TOKEN_USERNAME,
     decode_creds,
     decode_list,
     encode_creds,
 )
-from .._programs import which
-from .._types import Credentials
 
 __all__ = ["HelperStore", "Runner", "run_helper"]
 

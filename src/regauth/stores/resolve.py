@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 import sys
 
-from .._config import ConfigFile
-from .._errors import ConfigError
-from .._record import record
-from .file import FileStore
+from regauth._record import record
+from regauth.config.file import ConfigFile
+from regauth.errors import ConfigError
+from regauth.stores.file import FileStore
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from ._protocol import Store
+    from regauth.stores.base import Store
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -81,7 +81,7 @@ def open_store(
     """The Store object for a choice; helper calls time out after ``timeout`` (see helper_timeout)."""
     if choice.helper is None:
         return FileStore(config_path)
-    from .helper import HelperStore
+    from regauth.stores.helper import HelperStore
 
     return HelperStore(
         choice.helper,
@@ -151,11 +151,11 @@ def detect_default_store(
 ) -> tuple[str | None, list[str]]:
     """The default helper for a config with no ``auths``, ``credsStore`` or ``credHelpers``.
 
-    ``which`` defaults to :func:`regauth._programs.which` (``shutil.which``).
+    ``which`` defaults to :func:`regauth.stores.programs.which` (``shutil.which``).
     Returns (helper or None for the file store, reasons each rejected candidate cannot serve).
     """
     if which is None:
-        from .._programs import which as which_program
+        from regauth.stores.programs import which as which_program
 
         which = which_program
     env = os.environ if environ is None else environ

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from ._errors import RegauthError, UsageError
-from ._version import __version__
+from regauth._version import __version__
+from regauth.errors import RegauthError, UsageError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: ``--help`` should not pay for importing typing
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def _build_parser(lazy: bool = False) -> argparse.ArgumentParser:
     ``lazy``: a sub-command's options are added only when argparse dispatches to it (``regauth
     login --help`` builds one sub-parser, not eleven); the help and errors are the same.
     """
-    from ._cli_extra import PARSERS, Parser, SubParsers
+    from regauth.cli.commands import PARSERS, Parser, SubParsers
 
     parser = Parser(
         prog="regauth",
@@ -172,7 +172,7 @@ def _plaintext_warning(path: object) -> None:
 def _prompt_credentials(server: str, username: str | None, stored_user: str) -> tuple[str, str]:
     import getpass
 
-    from ._address import HUB_KEY
+    from regauth.registry.address import HUB_KEY
 
     if server == HUB_KEY:
         print(
@@ -192,7 +192,7 @@ def _prompt_credentials(server: str, username: str | None, stored_user: str) -> 
 
 
 def _report_login(outcome: object) -> None:
-    from ._api import LoginOutcome
+    from regauth.api.login import LoginOutcome
 
     assert isinstance(outcome, LoginOutcome)
     for reason in outcome.rejected_defaults:
@@ -205,9 +205,9 @@ def _report_login(outcome: object) -> None:
 
 
 def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from . import _api
-    from ._address import normalise
-    from ._errors import AuthError
+    import regauth.api.login as _api
+    from regauth.errors import AuthError
+    from regauth.registry.address import normalise
 
     if args.password_stdin and args.identity_token_stdin:
         raise RegauthError(
@@ -272,12 +272,12 @@ def _cmd_login(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 def _cmd_logout(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from . import _api
+    import regauth.api.login as _api
 
     if args.all:  # issue 5 item 3
         if args.server is not None:
             raise UsageError("cannot name a SERVER with --all\nSee 'regauth logout --help'.")
-        from ._cli_extra import cmd_logout_all
+        from regauth.cli.commands import cmd_logout_all
 
         return cmd_logout_all(args, stdin)
     outcome = _api.logout(args.server, config=args.config)
@@ -317,7 +317,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
 
 
 def _commands() -> dict[str, Callable[[argparse.Namespace, IO[str]], int]]:
-    from . import _cli_extra
+    import regauth.cli.commands as _cli_extra
 
     return {**COMMANDS, **_cli_extra.COMMANDS}
 
@@ -456,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if collecting:
             gc.enable()
     if argv is None:  # the ``regauth`` program itself: skip interpreter finalization
-        from ._exit import exit_process
+        from regauth._exit import exit_process
 
         return exit_process(code)
     return code

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from ._errors import ConfigError
+from regauth.errors import ConfigError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING (start-up time, issue 6); no contextlib/pathlib either
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ def cache_path() -> str | None:
 
 
 def _read(path: str) -> dict[str, str]:
-    from ._config import loads
+    from regauth.config.file import loads
 
     try:
         with open(path, "rb") as fh:
@@ -75,8 +75,8 @@ def remember(registry: str, token_server: str | None) -> None:
         known[registry] = token_server  # last: the most recent use
     while len(known) > MAX_ENTRIES:
         del known[next(iter(known))]
-    from ._config import dumps, write_atomic
-    from ._errors import ConfigError
+    from regauth.config.file import dumps, write_atomic
+    from regauth.errors import ConfigError
 
     try:
         write_atomic(path, dumps(known).encode("utf-8"))

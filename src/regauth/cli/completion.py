@@ -10,7 +10,7 @@ import argparse
 import re
 import shlex
 
-from ._record import field, record
+from regauth._record import field, record
 
 __all__ = ["SHELLS", "CommandSpec", "OptionSpec", "describe", "script"]
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import os
 
-from ._address import HUB_KEY, normalise
-from ._config import decode_auth, entry_credentials, load
-from ._errors import ConfigError, UsageError
-from ._record import record
-from ._types import Credentials
+from regauth._record import record
+from regauth.config.file import decode_auth, entry_credentials, load
+from regauth.credentials import Credentials
+from regauth.errors import ConfigError, UsageError
+from regauth.registry.address import HUB_KEY, normalise
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING; json, logging, pathlib are imported where needed
 if TYPE_CHECKING:  # (rare paths): `list`, `status` and `get` start faster (issue 6)
@@ -335,8 +335,8 @@ def lookup(
     ``reference`` may be ``host/ns/repo[:tag]``: per-repository keys are tried most specific first.
     Raises ConfigError (broken config.json or explicit auth file) and HelperError.
     """
-    from ._api import docker_config_credentials
-    from ._config import config_path
+    from regauth.api.login import docker_config_credentials
+    from regauth.config.file import config_path
 
     key, path = split_reference(reference)
     found = credentials_before_docker(key, authfile=authfile, path=path)

@@ -17,12 +17,25 @@ import os
 import sys
 import time
 
-from ._address import HUB_ENDPOINT_HOST, HUB_KEY, in_network, is_loopback_literal, split_host_port
-from ._errors import RegauthError, TransportError
-from ._http import BadPortError, HttpRequest, HttpResponse, SplitUrl, split_url
-from ._http1 import Connection, HttpError, Proxy, client_context, encode_host, host_header
-from ._record import field, record
-from ._version import __version__
+from regauth._record import field, record
+from regauth._version import __version__
+from regauth.errors import RegauthError, TransportError
+from regauth.registry.address import (
+    HUB_ENDPOINT_HOST,
+    HUB_KEY,
+    in_network,
+    is_loopback_literal,
+    split_host_port,
+)
+from regauth.registry.messages import BadPortError, HttpRequest, HttpResponse, SplitUrl, split_url
+from regauth.transport.connection import (
+    Connection,
+    HttpError,
+    Proxy,
+    client_context,
+    encode_host,
+    host_header,
+)
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -1,7 +1,7 @@
 """The login state machine as generators (httpx ``auth_flow`` style).  Rule: no I/O here.
 
-A flow yields :class:`~regauth._http.HttpRequest` objects and receives
-:class:`~regauth._http.HttpResponse` objects through ``send``; its return value
+A flow yields :class:`~regauth.registry.messages.HttpRequest` objects and receives
+:class:`~regauth.registry.messages.HttpResponse` objects through ``send``; its return value
 (``StopIteration.value``) is the result.  Redirects, TLS, proxies, the http fallback and DNS are
 the transport's job.  Any error ends the generator (fail fast).
 
@@ -23,12 +23,13 @@ Every login runs this module, so it imports no ``enum``, ``re``, ``urllib.parse`
 
 from __future__ import annotations
 
-from ._address import is_loopback_literal
-from ._challenge import Challenge, find_challenge, parse_www_authenticate
-from ._errors import AuthError, ProtocolError, TransportError, UsageError
-from ._http import HttpRequest, HttpResponse, split_url
-from ._record import field, record
-from ._token import (
+from regauth._record import field, record
+from regauth.credentials import Credentials, redact
+from regauth.errors import AuthError, ProtocolError, TransportError, UsageError
+from regauth.registry.address import is_loopback_literal
+from regauth.registry.challenge import Challenge, find_challenge, parse_www_authenticate
+from regauth.registry.messages import HttpRequest, HttpResponse, split_url
+from regauth.registry.token import (
     Token,
     auth_error,
     basic_auth_header,
@@ -39,7 +40,6 @@ from ._token import (
     token_get_request,
     token_refresh_request,
 )
-from ._types import Credentials, redact
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-from ._errors import ConfigError
-from ._record import record
+from regauth._record import record
+from regauth.errors import ConfigError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING; nor json/pathlib at import (start-up time, issue 6)
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from __future__ import annotations
 # collections and types, milliseconds on every login (issue 6).
 from _socket import AF_INET, AF_INET6, inet_pton
 
-from ._errors import UsageError
+from regauth.errors import UsageError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the helpers' start-up should not pay for typing
 if TYPE_CHECKING:

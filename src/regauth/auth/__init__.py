@@ -1,6 +1,6 @@
 """Registry auth for ``requests`` and ``httpx``: answer Bearer/Basic challenges with regauth's logins.
 
-Rule: the auth logic is sans-I/O (:func:`regauth._flow.token_flow` plus :class:`_Core`); the two
+Rule: the auth logic is sans-I/O (:func:`regauth.registry.flow.token_flow` plus :class:`_Core`); the two
 classes only carry its requests and responses.  Tokens never appear in logs, reprs or messages.
 
 * A 401 with a ``Bearer`` challenge: a token for the challenge's ``scope`` is fetched from its realm
@@ -33,16 +33,16 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.auth import AuthBase
 
-from ._address import normalise
-from ._challenge import Challenge, find_challenge, parse_www_authenticate
-from ._errors import TransportError
-from ._flow import token_flow
-from ._http import HttpRequest, HttpResponse
-from ._record import record, replace
-from ._token import Token, basic_auth_header
-from ._token_api import DEFAULT_CLIENT_ID
-from ._types import Credentials
-from ._version import __version__
+from regauth._record import record, replace
+from regauth._version import __version__
+from regauth.api.token import DEFAULT_CLIENT_ID
+from regauth.credentials import Credentials
+from regauth.errors import TransportError
+from regauth.registry.address import normalise
+from regauth.registry.challenge import Challenge, find_challenge, parse_www_authenticate
+from regauth.registry.flow import token_flow
+from regauth.registry.messages import HttpRequest, HttpResponse
+from regauth.registry.token import Token, basic_auth_header
 
 if TYPE_CHECKING:
     import httpx
@@ -126,7 +126,7 @@ class _Core:
             found = self._creds.get(origin)
         if found is not None:
             return found
-        from ._api import get_credentials
+        from regauth.api.login import get_credentials
 
         key = normalise(urlsplit(origin).netloc)
         found = get_credentials(key, config=self._config) or Credentials(server=key)
@@ -165,7 +165,7 @@ class _Core:
     ) -> Generator[HttpRequest, HttpResponse, str | None]:
         """After a 401 to ``url``: the ``Authorization`` value to retry with, or None to give up.
 
-        Yields the token requests to send (sans-I/O; see :func:`regauth._flow.token_flow`).
+        Yields the token requests to send (sans-I/O; see :func:`regauth.registry.flow.token_flow`).
         """
         challenges = parse_www_authenticate(www_authenticate)
         origin = _origin(url)

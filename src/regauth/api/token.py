@@ -1,7 +1,7 @@
 """The library's ``token``: a registry bearer token from the stored credentials.  Rule: no printing.
 
 The registry is pinged once per endpoint (the transport's TLS and insecure-registry policy apply),
-then :func:`~regauth._flow.token_flow` runs with the challenge it answered: an identity token is
+then :func:`~regauth.registry.flow.token_flow` runs with the challenge it answered: an identity token is
 refreshed (OAuth2 ``refresh_token`` grant), a username and password fetch a token with HTTP Basic.
 A registry that offers only Basic has no token to give: :class:`NoTokenAuthError`.
 """
@@ -13,13 +13,13 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from ._address import normalise
-from ._challenge import find_challenge, parse_www_authenticate
-from ._errors import ProtocolError, RegauthError, TransportError, UsageError
-from ._http import HttpRequest
-from ._record import replace
-from ._token import Token, sanitise
-from ._types import Credentials
+from regauth._record import replace
+from regauth.credentials import Credentials
+from regauth.errors import ProtocolError, RegauthError, TransportError, UsageError
+from regauth.registry.address import normalise
+from regauth.registry.challenge import find_challenge, parse_www_authenticate
+from regauth.registry.messages import HttpRequest
+from regauth.registry.token import Token, sanitise
 
 __all__ = ["DEFAULT_CLIENT_ID", "NoTokenAuthError", "check_scope", "token"]
 
@@ -79,10 +79,10 @@ def token(
         NoTokenAuthError: the registry offers no Bearer auth (Basic only, or none at all).
         ProtocolError / TransportError: the registry or token server could not be used.
     """
-    from ._api import _transport_options, get_credentials
-    from ._errors import AuthError
-    from ._flow import token_flow
-    from ._transport import endpoints_for, open_session, run_flow, send
+    from regauth.api.login import _transport_options, get_credentials
+    from regauth.errors import AuthError
+    from regauth.registry.flow import token_flow
+    from regauth.transport.session import endpoints_for, open_session, run_flow, send
 
     key = normalise(server)
     for scope in scopes:

@@ -15,7 +15,7 @@ import _thread
 import sys
 import time
 
-from ._http import first_header
+from regauth.registry.messages import first_header
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

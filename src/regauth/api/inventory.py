@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import os
 
-from ._address import normalise
-from ._authfiles import (
+from regauth._record import field, record
+from regauth.config.authfiles import (
     ENV_DOCKER_AUTH_CONFIG,
     AuthFile,
     auth_files,
     docker_auth_config,
     read_auth_file,
 )
-from ._config import ConfigFile, config_path, entry_credentials, load, update
-from ._errors import AuthError, ConfigError, RegauthError, StoreError, TransportError, UsageError
-from ._helperproto import TOKEN_USERNAME
-from ._record import field, record
-from ._types import Credentials
-from .stores.resolve import StoreChoice, choose_store, open_store
+from regauth.config.file import ConfigFile, config_path, entry_credentials, load, update
+from regauth.credentials import Credentials
+from regauth.errors import AuthError, ConfigError, RegauthError, StoreError, TransportError, UsageError
+from regauth.registry.address import normalise
+from regauth.stores.resolve import StoreChoice, choose_store, open_store
+from regauth.stores.wire import TOKEN_USERNAME
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING; concurrent.futures only where helpers are asked
 if TYPE_CHECKING:  # (start-up of `list` and `status`, issue 6)
@@ -246,7 +246,7 @@ def collect_credentials(
     """
     result: dict[str, Credentials] = {}
     if servers:
-        from ._authfiles import lookup
+        from regauth.config.authfiles import lookup
 
         for server in servers:
             found = lookup(server, config=config, authfile=authfile)
@@ -323,7 +323,7 @@ def status(
     Never returns or logs a secret.  A login whose store fails comes back with result ``error``.
     Raises UsageError for a garbage server address.
     """
-    from ._api import verify
+    from regauth.api.login import verify
 
     rows = _rows(config, authfile)
     if servers:

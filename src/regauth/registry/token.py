@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import binascii
 
-from ._challenge import parse_www_authenticate
-from ._cjson import make_scanner, scan_document
-from ._errors import AuthError, ProtocolError, UsageError
-from ._http import HttpRequest, HttpResponse, SplitUrl, form_encode, split_url
-from ._record import field, record
-from ._types import Credentials, redact
+from regauth._record import field, record
+from regauth.config.cjson import make_scanner, scan_document
+from regauth.credentials import Credentials, redact
+from regauth.errors import AuthError, ProtocolError, UsageError
+from regauth.registry.challenge import parse_www_authenticate
+from regauth.registry.messages import HttpRequest, HttpResponse, SplitUrl, form_encode, split_url
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

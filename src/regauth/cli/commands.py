@@ -13,8 +13,8 @@ import argparse
 import os
 import sys
 
-from ._errors import UsageError
-from .cli import EXIT_FAIL, EXIT_OK, _warn, erase_status
+from regauth.cli.main import EXIT_FAIL, EXIT_OK, _warn, erase_status
+from regauth.errors import UsageError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: ``--help`` should not pay for importing typing
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def _add_authfile(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_list(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from ._inventory import list_logins
+    from regauth.api.inventory import list_logins
 
     logins = list_logins(config=args.config, authfile=args.authfile)
     if args.format == "json":
@@ -80,7 +80,7 @@ def _cmd_list(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 def _cmd_status(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from ._inventory import status
+    from regauth.api.inventory import status
 
     results = status(
         args.servers,
@@ -110,18 +110,18 @@ def _cmd_status(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 def _cmd_get(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from ._address import normalise
-    from ._helperproto import TOKEN_USERNAME, go_json
+    from regauth.registry.address import normalise
+    from regauth.stores.wire import TOKEN_USERNAME, go_json
 
     server: str = args.server
     if "/" in server and "://" not in server:  # an image reference: per-repository keys
-        from ._authfiles import lookup
+        from regauth.config.authfiles import lookup
 
         found = lookup(server, config=args.config, authfile=args.authfile)
         creds = found.credentials if found is not None else None
         key = found.credentials.server if found is not None else server
     else:
-        from ._api import get_credentials
+        from regauth.api.login import get_credentials
 
         key = normalise(server)
         creds = get_credentials(key, config=args.config, authfile=args.authfile)
@@ -143,7 +143,7 @@ def _cmd_get(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from ._migrate import migrate
+    from regauth.stores.migrate import migrate
 
     def report(key: str, what: str) -> None:
         if what == "moved":
@@ -163,9 +163,9 @@ def _cmd_migrate(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from ._errors import RegauthError
-    from ._export import kubernetes_secret, validate_name
-    from ._inventory import collect_credentials
+    from regauth.api.export import kubernetes_secret, validate_name
+    from regauth.api.inventory import collect_credentials
+    from regauth.errors import RegauthError
 
     validate_name(args.name)
     if args.namespace is not None:
@@ -181,8 +181,8 @@ def _cmd_export(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 def _cmd_completion(args: argparse.Namespace, stdin: IO[str]) -> int:
-    from ._completion import script
-    from .cli import _build_parser
+    from regauth.cli.completion import script
+    from regauth.cli.main import _build_parser
 
     sys.stdout.write(script(args.shell, _build_parser()))
     return EXIT_OK
@@ -193,7 +193,7 @@ def _cmd_completion(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 def cmd_logout_all(args: argparse.Namespace, stdin: IO[str]) -> int:
     """``logout --all``: one line per removal; non-zero if any erase failed."""
-    from ._inventory import logout_all
+    from regauth.api.inventory import logout_all
 
     outcome = logout_all(config=args.config, authfile=getattr(args, "authfile", None))
     for line in outcome.removed:
@@ -217,7 +217,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
 
 
 def _fill_status(status: argparse.ArgumentParser) -> None:
-    from .cli import _tls_verify
+    from regauth.cli.main import _tls_verify
 
     status.add_argument("servers", nargs="*", metavar="SERVER")
     _add_format(status)
@@ -269,7 +269,7 @@ def _fill_completion(completion: argparse.ArgumentParser) -> None:
 
 def _fill_token(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``regauth token SERVER [--scope S]... [--format header|json]``."""
-    from .cli import _tls_verify
+    from regauth.cli.main import _tls_verify
 
     parser.add_argument("server", metavar="SERVER")
     parser.add_argument(
@@ -308,7 +308,7 @@ def _fill_token(parser: argparse.ArgumentParser) -> None:
 def _cmd_token(args: argparse.Namespace, stdin: IO[str]) -> int:
     import json
 
-    from ._token_api import check_scope, token
+    from regauth.api.token import check_scope, token
 
     scopes = [check_scope(s) for s in args.scope]
     got = token(

@@ -10,7 +10,7 @@ Anything unusual still goes to ``urllib.parse``, imported then.
 
 from __future__ import annotations
 
-from ._record import field, record
+from regauth._record import field, record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

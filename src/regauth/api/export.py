@@ -14,10 +14,10 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 
-from ._config import encode_auth
-from ._errors import RegauthError, UsageError
-from ._helperproto import go_json
-from ._types import Credentials
+from regauth.config.file import encode_auth
+from regauth.credentials import Credentials
+from regauth.errors import RegauthError, UsageError
+from regauth.stores.wire import go_json
 
 __all__ = [
     "IdentityTokenError",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from .._types import Credentials
+from regauth.credentials import Credentials
 
 __all__ = ["Store"]
 

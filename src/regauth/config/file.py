@@ -30,10 +30,10 @@ except ImportError:  # pragma: no cover - an interpreter without them
     from functools import partial
 from itertools import chain, repeat
 
-from ._cjson import encode_basestring, make_scanner, scan_document
-from ._errors import ConfigError
-from ._lock import LockUnavailableError, file_lock
-from ._types import Credentials
+from regauth.config.cjson import encode_basestring, make_scanner, scan_document
+from regauth.config.lock import LockUnavailableError, file_lock
+from regauth.credentials import Credentials
+from regauth.errors import ConfigError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._record import field, record
+from regauth._record import field, record
 
 __all__ = ["Credentials", "redact"]
 

@@ -22,7 +22,7 @@ set of regular expressions, because ``import re`` costs ~17 ms of every ``regaut
 
 from __future__ import annotations
 
-from ._record import field, record
+from regauth._record import field, record
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

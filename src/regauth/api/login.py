@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import os
 
-from ._address import logout_keys, matching_keys, normalise
-from ._config import ConfigFile, check, config_path, entry_credentials, load, update
-from ._errors import StoreError, TransportError, UsageError
-from ._record import record
-from ._types import Credentials
-from .stores.file import file_entry, find_entry_key, marker_entry
-from .stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
+from regauth._record import record
+from regauth.config.file import ConfigFile, check, config_path, entry_credentials, load, update
+from regauth.credentials import Credentials
+from regauth.errors import StoreError, TransportError, UsageError
+from regauth.registry.address import logout_keys, matching_keys, normalise
+from regauth.stores.file import file_entry, find_entry_key, marker_entry
+from regauth.stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from ._flow import LoginResult
-    from ._transport import TransportOptions
+    from regauth.registry.flow import LoginResult
+    from regauth.transport.session import TransportOptions
 
 __all__ = [
     "LoginOutcome",
@@ -79,8 +79,8 @@ class LogoutOutcome:
 def _transport_options(
     tls_verify: bool | None, cert_dir: PathLike | None, timeout: float
 ) -> TransportOptions:
-    from ._settings import load_settings
-    from ._transport import TransportOptions
+    from regauth.config.settings import load_settings
+    from regauth.transport.session import TransportOptions
 
     settings = load_settings()
     return TransportOptions(
@@ -104,8 +104,8 @@ def verify(
 
     Raises AuthError when refused, TransportError when no endpoint could be reached.
     """
-    from ._realms import remember, remembered
-    from ._transport import endpoint_origin, endpoints_for, open_session, run_flow
+    from regauth.transport.realms import remember, remembered
+    from regauth.transport.session import endpoint_origin, endpoints_for, open_session, run_flow
 
     options = _transport_options(tls_verify, cert_dir, timeout)
     failures: list[str] = []
@@ -117,7 +117,7 @@ def verify(
                 token_server = remembered(origin)
                 if token_server is not None and token_server != origin:
                     session.preconnect(token_server)  # and the ping (_realms)
-                from ._flow import login_flow
+                from regauth.registry.flow import login_flow
 
                 result = run_flow(session, login_flow(endpoint.url, creds, scopes=scopes), options)
                 others = [o for o in session.origins if o != origin]
@@ -278,7 +278,7 @@ def get_credentials(
     podman's ``auth.json`` files.
     Raises ConfigError for a broken config.json or auth file and HelperError when the helper fails.
     """
-    from ._authfiles import credentials_after_docker, credentials_before_docker
+    from regauth.config.authfiles import credentials_after_docker, credentials_before_docker
 
     key = normalise(server)
     early = credentials_before_docker(key, authfile=authfile)

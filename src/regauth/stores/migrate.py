@@ -22,13 +22,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ._config import ConfigFile, config_path, entry_credentials, load, update
-from ._errors import RegauthError, StoreError
-from ._record import record
-from ._types import Credentials
-from .stores import Store
-from .stores.file import marker_entry
-from .stores.helper import HelperStore
+from regauth._record import record
+from regauth.config.file import ConfigFile, config_path, entry_credentials, load, update
+from regauth.credentials import Credentials
+from regauth.errors import RegauthError, StoreError
+from regauth.stores import Store
+from regauth.stores.file import marker_entry
+from regauth.stores.helper import HelperStore
 
 __all__ = ["MigrateOutcome", "migrate"]
 

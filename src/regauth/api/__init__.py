@@ -1,0 +1,1 @@
+"""The library's operations: login, logout, token, inventory, export."""

@@ -1,0 +1,1 @@
+"""The ``regauth`` command line: a thin shell over :mod:`regauth.api`."""

@@ -1,0 +1,1 @@
+"""Docker's config directory: config.json, its lock, regauth's settings, other auth files."""

@@ -1,0 +1,1 @@
+"""Registry authentication without I/O: addresses, challenges, tokens, the login flow."""

@@ -1,0 +1,1 @@
+"""HTTP transport that drives the registry flows: connections, TLS, proxies, sessions."""
