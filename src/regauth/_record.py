@@ -157,6 +157,10 @@ def record(cls: type[T]) -> type[T]:
 
 def replace(obj: T, **changes: Any) -> T:
     """A copy of record ``obj`` with some fields changed, as ``dataclasses.replace``."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
     values = {name: getattr(obj, name) for name in obj.__record_fields__}  # type: ignore[attr-defined]
     values.update(changes)
     return type(obj)(**values)

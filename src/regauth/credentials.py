@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regauth._record import field, record
+from dataclasses import dataclass, field
 
 __all__ = ["Credentials", "redact"]
 
@@ -12,7 +12,7 @@ def redact(value: str) -> str:
     return "'***'" if value else "''"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Credentials:
     """Credentials for one registry.
 
@@ -29,7 +29,8 @@ class Credentials:
     def __repr__(self) -> str:
         return (
             f"Credentials(server={self.server!r}, username={self.username!r}, "
-            f"password={redact(self.password)}, identity_token={redact(self.identity_token)})"
+            f"password={redact(self.password)}, identity_token={redact(self.identity_token)}, "
+            f"registry_token={redact(self.registry_token)})"
         )
 
     __str__ = __repr__
