@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 APT_PACKAGES := docker-registry golang-docker-credential-helpers pass gnupg gnome-keyring dbus \
 	dbus-user-session libsecret-tools libglib2.0-bin skopeo podman apache2-utils openssl curl zsh fish python3-venv
 
-.PHONY: help apt venv install lint test test-fast demo fuzz reliability-report bench clean
+.PHONY: help apt venv install lint test test-fast test-pythons demo fuzz reliability-report bench clean
 
 help:
 	@echo "make demo                - install regauth, log in/out of a throwaway local registry"
 	@echo "make test                - install what the tests need, run ruff, mypy --strict and pytest"
+	@echo "make test-pythons        - the unit and integration tests on the other CPythons (OTHER_PYTHONS)"
 	@echo "make reliability-report  - run the reliability suite and print regauth vs Docker figures"
 	@echo "make bench               - benchmarks against Docker CLI and the Go helpers"
 	@echo "make fuzz                - a long fuzzing campaign (FUZZ_SECONDS, default 600)"
@@ -37,6 +38,23 @@ lint: venv
 
 test: install lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -p no:cacheprovider tests
+
+# The other interpreters the suite must pass on: pyenv's CPythons by default, or a list of interpreter paths.
+OTHER_PYTHONS ?= $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3 $(HOME)/.pyenv/versions/3.13.*/bin/python3)
+# Everything but the reliability campaigns and the bench smoke test, which the default interpreter runs.
+PORTABLE_TESTS := tests --ignore=tests/reliability --ignore=tests/test_bench_smoke.py
+
+test-pythons: apt
+	@if [ -z "$(strip $(OTHER_PYTHONS))" ]; then \
+		echo "no other CPython found (set OTHER_PYTHONS)"; [ "$$CI" != true ]; exit $$?; fi
+	@set -e; for py in $(OTHER_PYTHONS); do \
+		ver=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); venv=.venv-$$ver; \
+		echo "== CPython $$ver ($$py)"; \
+		[ -x $$venv/bin/python ] || $$py -m venv $$venv; \
+		$$venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true; \
+		$$venv/bin/pip install -q -e '.[test]'; \
+		PATH="$(CURDIR)/$$venv/bin:$$PATH" $$venv/bin/pytest -q -p no:cacheprovider $(PORTABLE_TESTS); \
+	done
 
 test-fast: 
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -x tests
