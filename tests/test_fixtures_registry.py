@@ -103,7 +103,7 @@ def test_docker_login_writes_expected_entry(
 ) -> None:
     """Real ``docker login`` succeeds; Basic/no-refresh → ``auth``; refresh → identitytoken.
 
-    observed.md §3.1, §3.2.
+    docs/docker-cli.md.
     """
     stack: RegistryStack = request.getfixturevalue(fixture)
     if stack.token_server is not None and isinstance(stack.token_server, TokenServer):
@@ -146,7 +146,7 @@ def test_docker_login_wrong_password_fails(
     docker_only_path: str,
     tmp_path: Path,
 ) -> None:
-    """Wrong password: exit 1, nothing written (observed.md §3.4)."""
+    """Wrong password: exit 1, nothing written (docs/docker-cli.md)."""
     stack: RegistryStack = request.getfixturevalue(fixture)
     proc = _docker_login(stack, docker_config_dir, docker_only_path, "wrong-password", tmp_path)
     assert proc.returncode == 1
@@ -186,7 +186,7 @@ def test_token_acl_limits_user_to_one_repo(registry_token_https: RegistryStack) 
 
 @pytest.mark.parametrize("style", ["kid", "x5c", "both"])
 def test_header_styles_accepted_by_registry(style: str, registry_token_https: RegistryStack) -> None:
-    """distribution 2.8 accepts JOSE ``kid``, ``x5c`` or both (observed.md §2)."""
+    """distribution 2.8 accepts JOSE ``kid``, ``x5c`` or both (docs/registry-auth.md)."""
     stack = registry_token_https
     assert isinstance(stack.token_server, TokenServer) and stack.signer is not None
     token = stack.token_server.token(stack.username, [])
@@ -201,7 +201,7 @@ def test_header_styles_accepted_by_registry(style: str, registry_token_https: Re
 
 
 def test_untrusted_signer_rejected(registry_token_https: RegistryStack, tmp_path: Path) -> None:
-    """A token signed by a key outside ``rootcertbundle`` → 401 (observed.md §2)."""
+    """A token signed by a key outside ``rootcertbundle`` → 401 (docs/registry-auth.md)."""
     stack = registry_token_https
     assert isinstance(stack.token_server, TokenServer)
     token = stack.token_server.token(stack.username, [])

@@ -1,1 +1,1 @@
-"""Reliability and security evidence (issue 4): races, crashes, broken files, hostile servers, secrets."""
+"""Reliability and security evidence: races, crashes, broken files, hostile servers, secrets."""

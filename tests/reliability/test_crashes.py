@@ -4,7 +4,7 @@ After every kill, ``config.json`` must be byte-for-byte the complete old or the 
 and the leftovers (lock file, temp files) must never block the next run.  The kill moment is drawn
 from a window calibrated on an unkilled run, so most kills land late in the process (the save).
 Module-level kills are tests/test_config_concurrency.py; this file kills whole processes.  Docker CLI
-28 is killed the same way for the report (docker-behaviour.md §3: temp file + rename, no lock).
+28 is killed the same way for the report (docs/config-file.md: temp file + rename, no lock).
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def _report(tool: str, tally: Tally) -> None:
 
 
 def test_regauth_sigkill_mid_save(isolated_env: object, tmp_path: Path, registry: FakeServer) -> None:
-    """docker-behaviour.md §3 (crash mid-save): always the old or new file, never torn, never blocked."""
+    """docs/config-file.md, crash mid-save: always the old or new file, never torn, never blocked."""
     env = dict(os.environ, PATH=venv_path())
     runs = budget(100, 1000)
     exe = regauth_exe()

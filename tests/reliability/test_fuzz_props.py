@@ -1,4 +1,4 @@
-"""Fuzzing properties: helper output and config bytes raise only regauth's own errors (issue 4 item 5).
+"""Fuzzing properties: helper output and config bytes raise only regauth's own errors.
 
 The CI budget is ``REGAUTH_FUZZ_EXAMPLES`` (default 300) examples per property; ``python -m fuzz``
 runs the same properties with a large budget plus the atheris harnesses.  The address normaliser and
