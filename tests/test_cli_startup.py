@@ -1,141 +1,90 @@
-"""CLI start-up (issue 6 item 5): ``--version`` without argparse, sub-parsers built on dispatch.
-
-The lazy parser must behave exactly like the whole one: same help, same errors, same namespaces.
-"""
+"""The ``regauth`` program itself: version, help, Docker's exit codes for bad flags, dispatch."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-import regauth.cli.commands as _cli_extra
-from regauth.cli.completion import describe
-from regauth.cli.main import _build_parser, _commands, _quick_args
-from regauth.errors import UsageError
-
-COMMANDS = [c.name for c in describe(_build_parser()).commands]
+from regauth import __version__
+from regauth.cli.main import HANDLERS, main
+from regauth.cli.parser import COMMANDS
 
 
-def _imported_after(argv: list[str]) -> set[str]:
-    """Module names a fresh interpreter holds after ``regauth ARGV`` (output discarded)."""
-    code = (
-        "import sys\nfrom regauth.cli.main import main\n"
-        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write('\\n'.join(sys.modules))\n"
-    )
+def _main(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_every_declared_command_has_an_implementation() -> None:
+    assert sorted(HANDLERS) == sorted(c.name for c in COMMANDS)
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["-v"], ["-D", "--version"], ["--version", "list"]])
+def test_version_output(argv: list[str]) -> None:
+    assert _main(argv) == (0, f"regauth version {__version__}\n", "")
+
+
+def test_version_of_the_installed_program() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-m", "regauth", "--version"], capture_output=True, text=True, timeout=60
     )
-    return set(proc.stderr.split())
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"regauth version {__version__}\n", "")
 
 
-def test_every_command_is_in_the_parser() -> None:
-    assert sorted(COMMANDS) == sorted(_commands())
+@pytest.mark.parametrize("argv", [[], ["--help"], ["-h"]])
+def test_help_lists_every_command(argv: list[str]) -> None:
+    code, out, err = _main(argv)
+    assert code == 0 and err == ""
+    assert out.startswith("usage: regauth ")
+    for command in COMMANDS:
+        assert f"    {command.name} " in out
 
 
-@pytest.mark.parametrize("flag", ["--version", "-v"])
-def test_version_imports_no_parser(flag: str) -> None:
-    modules = _imported_after([flag])
-    assert "argparse" not in modules and "regauth.cli.commands" not in modules
-    assert not {"json", "typing", "re", "shutil"} & modules
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_command_help(command: str) -> None:
+    code, out, err = _main([command, "--help"])
+    declared = next(c for c in COMMANDS if c.name == command)
+    assert (code, err) == (0, "")
+    assert out.startswith(f"usage: {declared.usage}\n")
 
 
-def test_login_help_imports_little() -> None:
-    modules = _imported_after(["login", "--help"])
-    assert "argparse" in modules
-    heavy = {"json", "typing", "shutil", "dataclasses", "pathlib", "subprocess", "regauth.api.login"}
-    assert not heavy & modules
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bogus"], "argument COMMAND: invalid choice: 'bogus'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["login", "--tls-verify=maybe"], "argument --tls-verify: invalid boolean value 'maybe'"),
+        (["login", "--timeout", "soon"], "argument --timeout: invalid float value: 'soon'"),
+        (["login", "a", "b"], "unrecognized arguments: b"),
+        (["helper", "nope"], "argument name: invalid choice: 'nope'"),
+        (["status", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+        (["get"], "the following arguments are required: SERVER"),
+        (["migrate"], "the following arguments are required: --to"),
+        (["completion", "tcsh"], "argument shell: invalid choice: 'tcsh'"),
+        (["logout", "h.example", "--all"], "cannot name a SERVER with --all"),
+    ],
+)
+def test_flag_errors_exit_125_with_one_hint(argv: list[str], message: str) -> None:
+    """Docker's convention: a flag or argument error is exit code 125, the error, then a hint."""
+    code, out, err = _main(argv)
+    assert (code, out) == (125, "")
+    assert message in err
+    assert err.rstrip("\n").splitlines()[-1].startswith("See 'regauth")
 
 
-def test_version_output() -> None:
-    for argv in (["--version"], ["-v"], ["-D", "--version"], ["--version", "list"]):
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            from regauth.cli.main import main
-
-            assert main(argv) == 0
-        assert out.getvalue() == "regauth version 0.1.0\n"
-
-
-def _outcome(parser: object, argv: list[str]) -> tuple[str, str]:
-    """(namespace or error or help text) of parsing ``argv``."""
-    import argparse
-
-    assert isinstance(parser, argparse.ArgumentParser)
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
-            result = repr(sorted(vars(parser.parse_args(argv)).items()))
-    except UsageError as exc:
-        result = f"usage error: {exc}"
-    except SystemExit as exc:
-        result = f"exit {exc.code}"
-    return result, out.getvalue()
-
-
-ARGVS = [
-    [],
-    ["--help"],
-    ["bogus"],
-    ["--bogus"],
-    ["--conf", "/x", "logout", "h.example"],
-    ["--config=/x", "-D", "list", "--format", "json"],
-    ["login", "-u", "me", "--password-stdin", "--tls-verify", "--scope", "a", "--scope", "b", "r.io"],
-    ["login", "--tls-verify=maybe"],
-    ["login", "--timeout", "x"],
-    ["login", "a", "b"],
-    ["logout", "--all"],
-    ["helper", "nope"],
-    ["helper", "pass", "get"],
-    ["status", "--format", "xml"],
-    ["get"],
-    ["export", "kubernetes", "n", "-n", "ns", "a.io", "b.io"],
-    ["completion", "tcsh"],
-    ["token", "r.io", "--format", "json", "--anonymous"],
-    ["migrate"],
-    ["--", "login"],
-    ["login", "--", "--x"],
-] + [[name, "--help"] for name in COMMANDS] + [[name, "--no-such-flag"] for name in COMMANDS]
-
-
-@pytest.mark.parametrize("argv", ARGVS, ids=" ".join)
-@pytest.mark.parametrize("columns", ["100", "47"])
-def test_lazy_parser_is_the_whole_parser(
-    argv: list[str], columns: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", columns)
-    assert _outcome(_build_parser(lazy=True), argv) == _outcome(_build_parser(), argv)
-
-
-def test_lazy_parser_builds_only_what_argv_names() -> None:
-    import argparse
-
-    parser = _build_parser(lazy=True)
-    parser.parse_args(["logout", "x.io"])
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    built = [name for name, p in sub.choices.items() if p is not None]
-    assert built == ["logout"]
-    assert list(sub.choices) == COMMANDS  # the order of the choices did not change
-
-
-@pytest.mark.parametrize("value", [None, "120", "7", "0", "-3", "wide"])
-def test_terminal_columns_as_shutil(value: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    if value is None:
-        monkeypatch.delenv("COLUMNS", raising=False)
-    else:
-        monkeypatch.setenv("COLUMNS", value)
-    monkeypatch.setenv("LINES", "40")  # shutil asks the terminal when LINES is unset: same answer
-    assert _cli_extra._terminal_columns() == shutil.get_terminal_size().columns
-    monkeypatch.delenv("LINES")
-    assert _cli_extra._terminal_columns() == shutil.get_terminal_size().columns
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_unknown_flag_of_every_command(command: str) -> None:
+    code, out, err = _main([command, "--no-such-flag"])
+    assert (code, out) == (125, "")
+    assert err.endswith(f"\nSee 'regauth {command} --help'.\n") or "--no-such-flag" in err
 
 
 def test_help_width_follows_columns() -> None:
@@ -148,92 +97,18 @@ def test_help_width_follows_columns() -> None:
     assert max(len(line) for line in proc.stdout.splitlines()) <= 48
 
 
-QUICK_ARGV = [
-    ["logout"], ["logout", "h.example"], ["logout", ""], ["logout", "HTTPS://H.example/v2/"],
-    ["-D", "logout"], ["--config", "/c", "logout", "h"], ["--config=/c", "-D", "logout"],
-    ["login"], ["login", "h.example"], ["login", "-u", "me", "--password-stdin", "h.example"],
-    ["login", "--username", "me", "--password-stdin", "h.example:5000"],
-    ["login", "--username=me", "--password=pw", "h"], ["login", "h", "-u", "me", "-p", "pw"],
-    ["login", "-u", "", "--password-stdin"], ["login", "--identity-token-stdin", "-u", "x", "h"],
-    ["login", "--scope", "repository:a/b:pull", "--scope=repository:c:pull", "h"],
-    ["login", "--tls-verify=false", "--cert-dir", "/d", "--timeout", "2.5", "h"],
-    ["login", "--tls-verify=TRUE", "--timeout=1e1", "h"], ["login", "-u", "a", "-u", "b", "h"],
-    ["--config", "/c", "login", "-u", "me", "--password-stdin", "h"],
-]  # fmt: skip
+def test_logout_through_the_parser(tmp_path: Path) -> None:
+    """Global options before the command, the command's argument after it."""
+    code, out, _ = _main(["--config", str(tmp_path), "-D", "logout", "h.example"])
+    assert (code, out) == (0, "Not logged in to h.example\n")
 
 
-@pytest.mark.parametrize("argv", QUICK_ARGV)
-def test_quick_args_are_argparse_args(argv: list[str]) -> None:
-    """The usual login/logout argv skip argparse and give exactly its namespace (issue 6)."""
-    quick = _quick_args(argv)
-    assert quick is not None
-    assert vars(quick) == vars(_build_parser().parse_args(argv))
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [[], ["logout", "-x"], ["logout", "-"], ["logout", "a", "b"], ["logout", "--all"], ["-D"],
-     ["logout", "--", "x"], ["logou"], ["login", "a", "b"], ["login", "--user", "me"],
-     ["login", "-u"], ["login", "-u", "-p"], ["login", "--tls-verify"], ["login", "--tls-verify", "h"],
-     ["login", "--tls-verify=maybe"], ["login", "--timeout", "soon"], ["login", "-h"],
-     ["login", "--", "h"], ["login", "-u=me"], ["login", "--password-stdin=1"], ["--config", "logout"],
-     ["--config", "-D", "logout"], ["login", "--config", "/c"], ["--version"], ["status"]],
-)  # fmt: skip
-def test_quick_args_leaves_the_rest_to_argparse(argv: list[str]) -> None:
-    assert _quick_args(argv) is None
-
-
-_ARGV_TOKENS = st.sampled_from(
-    ["login", "logout", "h", "h.example:5000", "", "-", "--", "-u", "-p", "--username", "--username=",
-     "--username=me", "--password", "--password=pw", "--password-stdin", "--identity-token-stdin",
-     "--scope", "--scope=s", "--tls-verify", "--tls-verify=no", "--tls-verify=x", "--cert-dir",
-     "--timeout", "--timeout=3", "7", "-1", "nan", "--config", "--config=/c", "-D", "--debug", "--all",
-     "-h", "--user", "-uX", "me"]
-)  # fmt: skip
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.lists(_ARGV_TOKENS, max_size=7))
-def test_quick_args_never_disagree_with_argparse(argv: list[str]) -> None:
-    """Whatever argv the quick path accepts, argparse accepts too, with the same namespace."""
-    quick = _quick_args(argv)
-    if quick is None:
-        return
-    try:
-        parsed = _build_parser().parse_args(argv)
-    except (UsageError, SystemExit) as exc:
-        raise AssertionError(f"quick path accepted {argv!r}, argparse refused it: {exc}") from None
-    assert vars(quick) == vars(parsed)
-
-
-def test_logout_imports_no_parser(tmp_path: object) -> None:
+def test_program_exit_code_reaches_the_shell(tmp_path: Path) -> None:
+    """The ``regauth`` program ends through :func:`regauth._exit.exit_process`: code and output kept."""
     env = {**os.environ, "DOCKER_CONFIG": str(tmp_path)}
-    code = (
-        "import sys\nfrom regauth.cli.main import main\nrc = main(['logout', 'h.example'])\n"
-        "sys.stderr.write(' '.join(sys.modules))\nsys.exit(rc)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
-    assert proc.returncode == 0 and proc.stdout == "Not logged in to h.example\n"
-    modules = set(proc.stderr.split())
-    assert not {"argparse", "subprocess", "shutil", "secrets", "regauth.transport.session"} & modules
-
-
-def test_main_restores_the_garbage_collector(tmp_path: object) -> None:
-    """main() runs without the cyclic GC (start-up time) and gives it back, even on errors."""
-    import gc
-
-    from regauth.cli.main import main
-
-    assert gc.isenabled()
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        assert main(["--config", str(tmp_path), "logout", "h.example"]) == 0
-        assert main(["--bogus"]) == 125
-        assert main(["logout", "bad host"]) == 125
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            main(["--config", str(tmp_path), "list"])
-        assert not gc.isenabled()  # a caller's choice is kept
-    finally:
-        gc.enable()
+    run = [sys.executable, "-m", "regauth"]
+    done = subprocess.run([*run, "get", "h.example"], capture_output=True, text=True, timeout=60, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "not logged in to h.example\n")
+    done = subprocess.run([*run, "--bogus"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 125
+    assert done.stderr == "unrecognized arguments: --bogus\nSee 'regauth --help'.\n"

@@ -1,14 +1,17 @@
-"""``regauth completion bash|zsh|fish`` (issue 5 item 11): generated from the argparse tree."""
+"""``regauth completion bash|zsh|fish``: scripts generated from the declaration that builds the parser."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import shutil
 import subprocess
 
 import pytest
 
-from regauth.cli.completion import describe, script
-from regauth.cli.main import _build_parser
+from regauth.cli.completion import script
+from regauth.cli.parser import COMMANDS, build_parser
 from tests.cliutil import regauth
 from tests.support.require import require
 
@@ -16,7 +19,7 @@ from tests.support.require import require
 def bash_complete(line: str) -> list[str]:
     """Source the script in bash and run its function as readline would for ``line``."""
     require(shutil.which("bash") is not None, "bash is not installed")
-    text = script("bash", _build_parser())
+    text = script("bash")
     words = line.split(" ")
     program = (
         f"{text}\nCOMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
@@ -47,21 +50,44 @@ def test_bash_completes_from_the_parser() -> None:
     assert bash_complete("regauth completion ") == ["bash", "zsh", "fish"]
 
 
-def test_every_command_in_every_shell() -> None:
-    spec = describe(_build_parser())
-    names = [c.name for c in spec.commands]
-    assert {"login", "logout", "status", "list", "get", "migrate", "export", "completion"} <= set(names)
-    for shell in ("zsh", "fish"):
-        text = script(shell, _build_parser())
-        for name in names:
-            assert name in text
-        assert "username-only" in text and "identity-token-stdin" in text
+def _flags_in_help() -> dict[str, list[str]]:
+    """Command -> every flag its ``--help`` shows, asked of the argparse parser itself."""
+    found: dict[str, list[str]] = {}
+    for command in COMMANDS:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+            build_parser().parse_args([command.name, "--help"])
+        found[command.name] = sorted(set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", out.getvalue())))
+    return found
+
+
+def test_completion_knows_what_the_parser_accepts() -> None:
+    """Every command, and every flag its help shows, is in each shell's script."""
+    accepted = _flags_in_help()
+    assert {"login", "logout", "status", "list", "get", "migrate", "export", "completion", "token"} <= set(
+        accepted
+    )
+    scripts = {shell: script(shell) for shell in ("bash", "zsh", "fish")}
+    for name, flags in accepted.items():
+        for shell, text in scripts.items():
+            assert f"{name})" in text or f" {name} " in text or f"-a {name}" in text, (shell, name)
+            for flag in flags:
+                assert flag in text or f"-l {flag[2:]}" in text or f"-s {flag[1:]}" in text, (
+                    shell,
+                    name,
+                    flag,
+                )
+
+
+def test_bash_completes_every_flag_of_every_command() -> None:
+    for name, flags in _flags_in_help().items():
+        assert sorted(bash_complete(f"regauth {name} -")) == flags, name
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_script_syntax(shell: str) -> None:
     """Parsed by the real shell when it is installed (``-n``: syntax only)."""
     require(shutil.which(shell) is not None, f"{shell} is not installed")
-    text = script(shell, _build_parser())
+    text = script(shell)
     proc = subprocess.run([shell, "-n"], input=text, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr

@@ -1,1 +1,1 @@
-"""The ``regauth`` command line: a thin shell over :mod:`regauth.api`."""
+"""The ``regauth`` command line: a thin shell over :mod:`regauth.api` (entry point :func:`main.main`)."""

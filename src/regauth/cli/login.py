@@ -1,0 +1,154 @@
+"""``regauth login`` and ``regauth logout``: Docker's flags, prompts and messages (docs/docker-cli.md).
+
+The library (and with it the HTTP stack) is imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import IO
+
+from regauth.cli.inventory import logout_all
+from regauth.cli.output import EXIT_OK, erase_status, plaintext_warning, warn
+from regauth.errors import RegauthError, UsageError
+
+__all__ = ["NON_TTY", "PASSWORD_CLI_WARNING", "login", "logout", "read_stdin_secret"]
+
+PASSWORD_CLI_WARNING = "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
+NON_TTY = "Error: cannot perform an interactive login from a non-TTY device"
+
+
+def read_stdin_secret(stdin: IO[str]) -> str:
+    """Read to EOF; strip exactly one trailing CRLF, LF or CR, as ``docker login`` does."""
+    data = stdin.read()
+    for ending in ("\r\n", "\n", "\r"):
+        if data.endswith(ending):
+            data = data[: -len(ending)]
+            break
+    if not data.strip():
+        raise RegauthError("password is empty")
+    return data
+
+
+def _prompt_credentials(server: str, username: str | None, stored_user: str) -> tuple[str, str]:
+    import getpass
+
+    from regauth.registry.address import HUB_KEY
+
+    if server == HUB_KEY:
+        print(
+            "Log in with your Docker ID or email address to push and pull images from Docker Hub. "
+            "If you don't have a Docker ID, head over to https://hub.docker.com/ to create one."
+        )
+    user = username or ""
+    if not user:
+        prompt = f"Username ({stored_user}): " if stored_user else "Username: "
+        user = input(prompt).strip() or stored_user
+        if not user:
+            raise UsageError("error: username is required")
+    password = getpass.getpass("Password: ").strip()
+    if not password:
+        raise UsageError("error: password is required")
+    return user, password
+
+
+def _report(outcome: object) -> None:
+    from regauth.api.login import LoginOutcome
+
+    assert isinstance(outcome, LoginOutcome)
+    for reason in outcome.rejected_defaults:
+        warn(f"note: default credential helper not used: {reason}")
+    if not outcome.verified:
+        warn(f"WARNING! {outcome.server} asked for no credentials: they were stored but not verified.")
+    if outcome.plaintext:
+        plaintext_warning(outcome.config_file)
+    print("Login Succeeded")
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Docker's refusals of flag combinations, in Docker's order and words."""
+    if args.password_stdin and args.identity_token_stdin:
+        raise RegauthError(
+            "conflicting options: cannot specify both --password-stdin and --identity-token-stdin"
+        )
+    if args.password is not None and (args.password_stdin or args.identity_token_stdin):
+        raise RegauthError("conflicting options: cannot specify both --password and --password-stdin")
+    if args.password_stdin and args.username is None:
+        raise RegauthError("the --password-stdin option requires --username to be set")
+    if args.username is not None and not args.username.strip():
+        raise RegauthError("username is empty")
+    if args.password is not None and not args.password:
+        raise RegauthError("password is empty")
+
+
+def login(args: argparse.Namespace, stdin: IO[str]) -> int:
+    """``regauth login``: verify the credentials with the registry, then store them."""
+    import regauth.api.login as api
+    from regauth.errors import AuthError
+    from regauth.registry.address import normalise
+
+    _check_flags(args)
+    if args.password is not None:
+        warn(PASSWORD_CLI_WARNING)
+    password = args.password or ""
+    token = ""
+    if args.password_stdin:
+        password = read_stdin_secret(stdin)
+    elif args.identity_token_stdin:
+        token = read_stdin_secret(stdin)
+
+    key = normalise(args.server)
+    common = {
+        "config": args.config,
+        "tls_verify": args.tls_verify,
+        "cert_dir": args.cert_dir,
+        "scopes": tuple(args.scope),
+        "timeout": args.timeout,
+    }
+    if token:
+        _report(api.login(key, args.username or "", identity_token=token, **common))
+        return EXIT_OK
+
+    stored_user = ""
+    if args.username is None and not password:
+        stored = api.get_credentials(key, config=args.config)
+        if stored is not None and stored.has_password:
+            stored_user = stored.username
+            warn(f"Authenticating with existing credentials... [Username: {stored.username}]")
+            warn(
+                "\n Info -> To login with a different account, run 'regauth logout' "
+                "followed by 'regauth login'\n"
+            )
+            try:
+                _report(api.login(key, **common))
+                return EXIT_OK
+            except AuthError:
+                warn("Stored credentials invalid or expired")
+            except RegauthError as exc:
+                warn(f"Login did not succeed, error: {exc}")
+        elif stored is not None:
+            stored_user = stored.username
+
+    username = args.username or ""
+    if not (username and password):
+        if not stdin.isatty():
+            raise RegauthError(NON_TTY)
+        username, password = _prompt_credentials(key, args.username, stored_user)
+    _report(api.login(key, username, password, **common))
+    return EXIT_OK
+
+
+def logout(args: argparse.Namespace, stdin: IO[str]) -> int:
+    """``regauth logout [SERVER]`` (``--all``: :func:`regauth.cli.inventory.logout_all`)."""
+    if args.all:
+        if args.server is not None:
+            raise UsageError("cannot name a SERVER with --all\nSee 'regauth logout --help'.")
+        return logout_all(args, stdin)
+    import regauth.api.login as api
+
+    outcome = api.logout(args.server, config=args.config)
+    if outcome.removed:
+        print(f"Removing login credentials for {outcome.server}")
+    elif outcome.ok:
+        print(f"Not logged in to {outcome.server}")
+    return erase_status(outcome.errors)
