@@ -1,4 +1,4 @@
-"""CI slice of the bench (issue 6): the harness runs real cases and prints both columns.
+"""CI slice of the bench: the harness runs real cases and prints both columns.
 
 Never asserts timings (they depend on the machine); checks that each case produced N timed pairs
 for both sides and that the table and JSON hold them.  The delay proxy is checked on its own:

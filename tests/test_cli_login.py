@@ -1,6 +1,7 @@
-"""``regauth login`` / ``logout`` end to end against real distribution registries (issue 2).
+"""``regauth login`` / ``logout`` end to end against real distribution registries.
 
-Facts checked here come from observed.md §3 (Docker 28.2.2) and docker-behaviour.md §1-§3.
+The facts checked here are Docker's, recorded in docs/docker-cli.md (flags, messages, what Docker
+CLI 28.2.2 was observed to do), docs/registry-auth.md and docs/config-file.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ PLAINTEXT_WARNING = "WARNING! Your credentials are stored unencrypted in"
 
 
 def login(stack: RegistryStack, config: Path, *extra: str, password: str | None = None) -> Result:
-    """regauth login with the password on stdin followed by a newline (stripped, §1)."""
+    """regauth login with the password on stdin followed by a newline (stripped, as docs/docker-cli.md
+    "Password from stdin")."""
     return regauth_login(
         stack, config, *extra, password=(stack.password if password is None else password) + "\n"
     )
@@ -36,7 +38,8 @@ def basic_registry(request: pytest.FixtureRequest) -> RegistryStack:
 def test_basic_login_writes_dockers_entry(
     basic_registry: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """observed.md §3.1: stdout ``Login Succeeded``, entry ``auth`` = b64(user:pw), 0600, tabs, no newline."""
+    """docs/docker-cli.md "Basic login": stdout ``Login Succeeded``, entry ``auth`` = b64(user:pw),
+    0600, tabs, no newline."""
     res = login(basic_registry, docker_config_dir)
     assert res.code == 0, res.err
     assert res.out == "Login Succeeded\n"
@@ -55,7 +58,8 @@ def test_basic_login_writes_dockers_entry(
 def test_wrong_password_is_unauthorized_and_writes_nothing(
     basic_registry: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """Docker 28 reports ``400 Bad Request`` for HTTPS here (observed.md §3.4); we say unauthorized."""
+    """Docker 28 reports ``400 Bad Request`` for HTTPS here (docs/docker-cli.md "Failures"); we say
+    unauthorized."""
     res = login(basic_registry, docker_config_dir, password="wrong-password")
     assert res.code == 1
     assert "unauthorized" in res.err.lower()
@@ -67,7 +71,8 @@ def test_wrong_password_is_unauthorized_and_writes_nothing(
 def test_relogin_with_stored_credentials_needs_no_daemon(
     registry_basic_https: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """observed.md §3.6: Docker 28 fails here without a daemon; regauth re-validates."""
+    """docs/docker-cli.md "Re-login with stored credentials": Docker 28 fails here without a daemon;
+    regauth re-validates."""
     assert login(registry_basic_https, docker_config_dir).code == 0
     before = (docker_config_dir / "config.json").read_bytes()
     res = regauth("login", registry_basic_https.host, config=docker_config_dir)
@@ -103,7 +108,8 @@ def test_logout_removes_and_is_truthful(
 
 
 def test_logout_removes_legacy_spellings(isolated_env: object, docker_config_dir: Path) -> None:
-    """observed.md §3.7: ``https://host`` legacy keys go too; we also drop ``http://host/v1/``."""
+    """docs/docker-cli.md "Logout behaviour": ``https://host`` legacy keys go too; we also drop
+    ``http://host/v1/``."""
     (docker_config_dir / "config.json").write_text(
         '{"auths": {"https://reg.example:5000": {"auth": "%s"},'
         ' "http://reg.example:5000/v1/": {"auth": "%s"}, "other.example": {"auth": "%s"}},'
@@ -152,7 +158,8 @@ def token_registry(request: pytest.FixtureRequest) -> RegistryStack:
 def test_token_login_stores_identity_token(
     token_registry: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """observed.md §3.2: refresh token → ``identitytoken``, ``auth`` = b64(user:), no warning."""
+    """docs/docker-cli.md "Bearer login": refresh token → ``identitytoken``, ``auth`` = b64(user:), no
+    warning."""
     res = login(token_registry, docker_config_dir)
     assert res.code == 0, res.err
     assert PLAINTEXT_WARNING not in res.err
@@ -175,7 +182,8 @@ def test_token_login_stores_identity_token(
 def test_token_login_wrong_password(
     token_registry: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """observed.md §3.4: the token endpoint's ``details`` shown as ``unauthorized: …``."""
+    """docs/registry-auth.md "Token endpoint errors": the token endpoint's ``details`` shown as
+    ``unauthorized: …``."""
     res = login(token_registry, docker_config_dir, password="nope-nope")
     assert res.code == 1
     assert "unauthorized: incorrect username or password" in res.err
@@ -185,7 +193,7 @@ def test_token_login_wrong_password(
 def test_token_login_without_refresh_stores_password(
     registry_token_norefresh: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """observed.md §3.2: no refresh token issued → password stored, warning printed."""
+    """docs/docker-cli.md "Bearer login": no refresh token issued → password stored, warning printed."""
     res = login(registry_token_norefresh, docker_config_dir)
     assert res.code == 0, res.err
     assert PLAINTEXT_WARNING in res.err
@@ -223,7 +231,7 @@ def test_scope_login_checks_the_repository(
     assert denied.code == 1
 
 
-# --- flags and messages (docker-behaviour.md §1) ---------------------------------------------
+# --- flags and messages (docs/docker-cli.md "Flags and validation") ----------------------------
 
 
 @pytest.mark.parametrize(
@@ -271,7 +279,7 @@ def test_flag_errors(
 def test_password_flag_warns(
     registry_basic_http: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """observed.md §3.5: ``-p`` works and prints Docker's warning."""
+    """docs/docker-cli.md "Other options": ``-p`` works and prints Docker's warning."""
     res = regauth(
         "login",
         "-u",
@@ -323,7 +331,7 @@ def test_help_and_version() -> None:
     assert ver.code == 0 and ver.out.startswith("regauth version ")
 
 
-# --- broken config files: error, exit 1, byte-identical (issue 2 item 6) ----------------------
+# --- broken config files: error, exit 1, byte-identical ----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -354,7 +362,7 @@ def test_broken_config_is_never_overwritten(
     assert "Removing" not in res.out
 
 
-# --- the race Docker loses (observed.md §8: 59-60 of 64 logouts lost) --------------------------
+# --- the race Docker loses (docs/interop.md "Concurrent writers": concurrent logouts lost) -------
 
 
 def test_concurrent_logouts_lose_nothing(isolated_env: object, docker_config_dir: Path) -> None:
@@ -382,7 +390,7 @@ def test_concurrent_logouts_lose_nothing(isolated_env: object, docker_config_dir
 def test_certs_d_under_xdg_config_home(
     registry_basic_https: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
-    """docker-behaviour.md §2 TLS: ``$XDG_CONFIG_HOME/docker/certs.d/<host:port>/*.crt`` is trusted."""
+    """docs/registry-auth.md "TLS": ``$XDG_CONFIG_HOME/docker/certs.d/<host:port>/*.crt`` is trusted."""
     assert registry_basic_https.cert_dir is not None
     xdg = Path(os.environ["XDG_CONFIG_HOME"])
     host_dir = xdg / "docker" / "certs.d" / registry_basic_https.host

@@ -1,8 +1,8 @@
-"""Differential tests against the real Docker CLI 28 and skopeo (issue 2 "Tests").
+"""Differential tests against the real Docker CLI 28 and skopeo.
 
 Same registry, same inputs: regauth's ``config.json`` entry must equal Docker's; each logs out what
 the other logged in; skopeo accepts what regauth stored.  Docker runs with a PATH holding only
-``docker`` so that it uses the file store (observed.md §3).
+``docker`` so that it uses the file store (docs/config-file.md "Default store detection").
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _shape(entry: dict[str, str]) -> dict[str, str]:
 def test_same_entry_as_docker(
     stack: RegistryStack, docker_only_path: str, isolated_env: object, tmp_path: Path
 ) -> None:
-    """observed.md §3.1/§3.2: the entry written for the same login is the same."""
+    """docs/docker-cli.md "Basic login", "Bearer login": the entry written for the same login is the same."""
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
     r = regauth_login(stack, ours)
     d = docker_login(stack, theirs, docker_only_path)
@@ -62,7 +62,7 @@ def test_same_key_for_address_forms(
     tmp_path: Path,
     spelling: str,
 ) -> None:
-    """observed.md §3.3: scheme and path stripped, host[:port] is the key."""
+    """docs/docker-cli.md "Address forms": scheme and path stripped, host[:port] is the key."""
     server = spelling.format(h=registry_basic_http.host)
     ours, theirs = tmp_path / "ours", tmp_path / "theirs"
     r = regauth("login", "-u", "testuser", "--password-stdin", server, stdin="testpassword", config=ours)
@@ -106,7 +106,8 @@ def test_regauth_reads_dockers_login_for_relogin(
     isolated_env: object,
     docker_config_dir: Path,
 ) -> None:
-    """Docker 28 cannot re-login without a daemon (observed.md §3.6); regauth re-validates Docker's entry."""
+    """Docker 28 cannot re-login without a daemon (docs/docker-cli.md "Re-login with stored
+    credentials"); regauth re-validates Docker's entry."""
     d = docker_login(registry_basic_https, docker_config_dir, docker_only_path)
     assert d.code == 0, d.err
     r = regauth("login", registry_basic_https.host, config=docker_config_dir)
@@ -132,7 +133,7 @@ def test_docker_reads_a_config_regauth_rewrote(
 
 @pytest.fixture(scope="module")
 def pushed_image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An image ``test/hello:1`` pushed with skopeo to both HTTPS registries (observed.md §6)."""
+    """An image ``test/hello:1`` pushed with skopeo to both HTTPS registries (docs/interop.md)."""
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
     layout = make_oci_layout(tmp_path_factory.mktemp("oci"))
     for name in ("registry_basic_https", "registry_token_https"):
@@ -151,7 +152,8 @@ def test_skopeo_uses_what_regauth_stored(
     isolated_env: object,
     docker_config_dir: Path,
 ) -> None:
-    """observed.md §6: skopeo reads ``auth`` and ``identitytoken`` entries via ``--authfile``."""
+    """docs/interop.md "skopeo 1.9.3 with Docker's files": skopeo reads ``auth`` and ``identitytoken``
+    entries via ``--authfile``."""
     stack: RegistryStack = request.getfixturevalue(name)
     authfile = docker_config_dir / "config.json"
     inspect = [

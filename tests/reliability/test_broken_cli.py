@@ -2,8 +2,9 @@
 
 Each → one stderr line naming the file and the problem, non-zero exit, the file byte-identical, and
 logout never says "Removing".  The same corpus through Docker CLI 28 is recorded for the report
-(observed.md §8: a truncated file + ``docker login`` wiped the entries; docker/cli#5075).  Module-level
-checks of the corpus are tests/test_config_broken.py.
+(docs/interop.md "Broken files": a truncated file + ``docker login`` wiped the entries;
+https://github.com/docker/cli/issues/5075).  Module-level checks of the corpus are
+tests/test_config_broken.py.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def _problems(outcome: Outcome, case: BrokenCase) -> list[str]:
 def test_regauth_refuses_every_broken_file(
     isolated_env: object, tmp_path: Path, registry: FakeServer
 ) -> None:
-    """docker-behaviour.md §3, observed.md §8: one line naming file and problem, exit 1, file untouched."""
+    """docs/config-file.md "Loading", docs/interop.md "Broken files": one line naming file and problem,
+    exit 1, file untouched."""
     _need_privilege_drop()
     env = dict(os.environ, PATH=venv_path())
     outcomes = _run_corpus([regauth_exe()], env, tmp_path, registry.host)
@@ -144,7 +146,7 @@ def test_regauth_refuses_every_broken_file(
 
 
 def test_missing_helper_logout_one_line(isolated_env: object, tmp_path: Path) -> None:
-    """Issue 4 item 3: a credsStore naming a missing helper → logout fails with ONE line naming the file."""
+    """A credsStore naming a missing helper → logout fails with ONE line naming the file."""
     case = next(c for c in CASES if c.name == "creds_store_missing_helper")
     env = dict(os.environ, PATH=venv_path())
     outcome = _one(case, [regauth_exe(), "logout", LOGOUT_KEY], "", env, tmp_path, "logout")
