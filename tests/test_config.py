@@ -1,17 +1,18 @@
 """config.json: format, round trip, save procedure, location, auth field, and a differential vs Docker.
 
-Reference: docker-behaviour.md §3, observed.md §3.1, §3.7, §3.8.
+Reference: docs/config-file.md.
 """
 
 from __future__ import annotations
 
-import binascii
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -22,7 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import regauth.config.file as _config_module
+from regauth.config.document import loads
 from regauth.config.file import (
     CONFIG_FILENAME,
     ConfigFile,
@@ -37,6 +38,7 @@ from regauth.config.file import (
     update,
 )
 from regauth.config.lock import file_lock, lock_path_for
+from regauth.config.settings import Settings, load_settings, settings_path
 from regauth.errors import ConfigError
 from tests.support.require import require
 
@@ -57,6 +59,15 @@ def _add(key: str, entry: dict[str, Any] | None = None) -> Any:
     return change
 
 
+def _set_keys(*items: tuple[str, Any]) -> Any:
+    def change(cfg: ConfigFile) -> bool:
+        for name, value in items:
+            cfg.set_key(name, value)
+        return True
+
+    return change
+
+
 def _merge(data: dict[str, Any]) -> Any:
     def change(cfg: ConfigFile) -> bool:
         cfg.data.update(data)
@@ -69,7 +80,7 @@ def _merge(data: dict[str, Any]) -> Any:
 
 
 def test_dumps_matches_observed_login_file() -> None:
-    """observed.md §3.1: tab indent, no trailing newline, byte for byte."""
+    """docs/config-file.md, "Save": tab indent, no trailing newline, byte for byte."""
     expected = (
         "{\n"
         '\t"auths": {\n'
@@ -84,13 +95,13 @@ def test_dumps_matches_observed_login_file() -> None:
 
 
 def test_dumps_empty_auths() -> None:
-    """observed.md §3.7: an emptied store is written as "auths": {}."""
+    """docs/config-file.md, "Observed rewrites": an emptied store is written as "auths": {}."""
     assert dumps({"auths": {}}) == '{\n\t"auths": {}\n}'
     assert dumps({"a": [], "b": [1, {}]}) == '{\n\t"a": [],\n\t"b": [\n\t\t1,\n\t\t{}\n\t]\n}'
 
 
 def test_dumps_go_escapes() -> None:
-    """docker-behaviour.md §3 Save: Go escapes <, >, &, U+2028/2029; other UTF-8 is kept."""
+    """docs/config-file.md, "Save": Go escapes <, >, &, U+2028/2029; other UTF-8 is kept."""
     value = 'a<b>&c\u2028\u2029 é€😀 \x01\t"\\ \x7f'
     expected = '"a\\u003cb\\u003e\\u0026c\\u2028\\u2029 é€😀 \\u0001\\t\\"\\\\ \x7f"'
     assert dumps({"k<&>": value}) == "{\n\t" + '"k\\u003c\\u0026\\u003e": ' + expected + "\n}"
@@ -131,7 +142,7 @@ ROUND_TRIP_INPUT = textwrap.dedent(
 
 
 def test_round_trip_keeps_unknown_keys_and_order_at_every_level(tmp_path: Path) -> None:
-    """observed.md §3.8 shows Docker drops unknown keys; we keep them, in file order, everywhere."""
+    """Docker drops unknown keys (docs/config-file.md, "Loading"); we keep them, in file order, everywhere."""
     path = tmp_path / CONFIG_FILENAME
     path.write_text(ROUND_TRIP_INPUT, encoding="utf-8")
     assert update(path, _add("new.example", {"auth": encode_auth("n", "p")})) is True
@@ -158,7 +169,7 @@ def test_dumps_load_is_stable(tmp_path: Path) -> None:
 
 
 def test_set_auth_sorted_insert_and_unsorted_append() -> None:
-    """docker-behaviour.md §3: Docker writes auths keys sorted; a sorted file stays sorted."""
+    """Docker writes auths keys sorted; a sorted file stays sorted, an unsorted one gets new keys last."""
     cfg = ConfigFile(Path("x"), {"auths": {"a": {}, "c": {}}, "other": 1})
     cfg.set_auth("b", {"auth": ""})
     assert list(cfg.auths()) == ["a", "b", "c"]
@@ -178,8 +189,25 @@ def test_auths_created_first_when_missing() -> None:
     assert list(cfg.data) == ["auths", "psFormat", "credsStore"]
 
 
+def test_set_key_puts_a_new_known_key_in_dockers_place() -> None:
+    """A new top-level key Docker knows goes where Docker writes it; others keep their place."""
+    cfg = ConfigFile(Path("x"), {"unknownFirst": 1, "auths": {}, "psFormat": "p", "credHelpers": {}})
+    cfg.set_key("credsStore", "pass")  # Docker: ... psFormat, ..., credsStore, credHelpers
+    cfg.set_key("HttpHeaders", {})  # Docker: auths, HttpHeaders, psFormat
+    cfg.set_key("unknownLast", 2)
+    cfg.set_key("psFormat", "q")  # present: replaced in place
+    assert list(cfg.data) == [
+        "unknownFirst", "auths", "HttpHeaders", "psFormat", "credsStore", "credHelpers", "unknownLast"
+    ]
+    assert cfg.data["psFormat"] == "q"
+    # a file in another order keeps it; the new key goes before the first key Docker writes after it
+    odd = ConfigFile(Path("x"), {"credHelpers": {}, "auths": {}})
+    odd.set_key("credsStore", "pass")
+    assert list(odd.data) == ["credsStore", "credHelpers", "auths"]
+
+
 def test_accessors_and_contains_auth() -> None:
-    """docker-behaviour.md §3: ContainsAuth = auths entries, credsStore or credHelpers."""
+    """docs/config-file.md, "Default store detection": ContainsAuth = entries, credsStore or credHelpers."""
     assert not ConfigFile(Path("x"), {"auths": {}, "credHelpers": {}, "credsStore": ""}).contains_auth()
     assert ConfigFile(Path("x"), {"auths": {"h": {}}}).contains_auth()
     assert ConfigFile(Path("x"), {"credsStore": "pass"}).contains_auth()
@@ -202,7 +230,7 @@ def test_null_typed_fields_read_as_absent(tmp_path: Path) -> None:
 
 
 def test_encode_decode_auth() -> None:
-    """docker-behaviour.md §3: std base64 of user:pass, split at the first ':', NULs trimmed."""
+    """docs/config-file.md, "Loading": std base64 of user:pass, split at the first ':', NULs trimmed."""
     assert encode_auth("testuser", "testpassword") == "dGVzdHVzZXI6dGVzdHBhc3N3b3Jk"
     assert decode_auth("dGVzdHVzZXI6dGVzdHBhc3N3b3Jk") == ("testuser", "testpassword")
     assert decode_auth(encode_auth("u", "p:a:ss")) == ("u", "p:a:ss")
@@ -232,7 +260,7 @@ def test_decode_auth_errors_carry_no_secret(value: str, problem: str) -> None:
 
 
 def test_entry_credentials() -> None:
-    """observed.md §3.2: auth + identitytoken; registrytoken kept; key becomes the server."""
+    """docs/config-file.md, "Auth entries": auth + identitytoken; registrytoken kept; key is the server."""
     entry = {"auth": "dGVzdHVzZXI6", "identitytoken": "rt", "registrytoken": "bt", "email": "e"}
     creds = entry_credentials("127.0.0.1:5000", entry)
     assert (creds.username, creds.password, creds.identity_token, creds.registry_token) == (
@@ -250,7 +278,7 @@ def test_entry_credentials() -> None:
 
 
 def test_config_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """docker-behaviour.md §3: --config > $DOCKER_CONFIG > ~/.docker."""
+    """docs/config-file.md, "Location": --config > $DOCKER_CONFIG > ~/.docker."""
     env = {"DOCKER_CONFIG": str(tmp_path / "env")}
     assert Path(config_dir(tmp_path / "flag", env)) == tmp_path / "flag"
     assert Path(config_dir(None, env)) == tmp_path / "env"
@@ -279,7 +307,7 @@ update(Path(sys.argv[1]), lambda cfg: (cfg.set_auth("h:1", {"auth": "dTpw"}), Tr
 @posix_only
 @pytest.mark.parametrize("umask", ["000", "077", "022"])
 def test_new_file_0600_dirs_0700_whatever_the_umask(tmp_path: Path, umask: str) -> None:
-    """observed.md §3.1: file 0600, missing dirs 0700; also with umask 000 (Docker's Save)."""
+    """docs/config-file.md, "Save": file 0600, missing dirs 0700; also with umask 000."""
     path = tmp_path / "a" / "b" / CONFIG_FILENAME
     subprocess.run([sys.executable, "-c", _UMASK_SCRIPT, str(path), umask], check=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -299,7 +327,7 @@ def test_existing_dir_mode_untouched(tmp_path: Path) -> None:
 
 @posix_only
 def test_existing_mode_kept(tmp_path: Path) -> None:
-    """observed.md §3.8: the file mode is preserved (0644 stayed 0644)."""
+    """docs/config-file.md, "Observed rewrites": the file mode is preserved (0644 stays 0644)."""
     path = tmp_path / CONFIG_FILENAME
     path.write_text('{"auths": {}}')
     os.chmod(path, 0o644)
@@ -313,7 +341,7 @@ def test_existing_mode_kept(tmp_path: Path) -> None:
 @posix_only
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
 def test_owner_kept_when_root_saves(tmp_path: Path) -> None:
-    """docker-behaviour.md §3 Save: uid/gid copied when both > 0."""
+    """docs/config-file.md, "Save": uid/gid copied when both > 0."""
     path = tmp_path / CONFIG_FILENAME
     path.write_text('{"auths": {}}')
     os.chown(path, 4242, 4343)
@@ -324,7 +352,7 @@ def test_owner_kept_when_root_saves(tmp_path: Path) -> None:
 
 @posix_only
 def test_symlink_kept_and_target_replaced(tmp_path: Path) -> None:
-    """observed.md §3.8: a symlinked config.json stays a symlink; its target is rewritten."""
+    """docs/config-file.md, "Observed rewrites": a linked config.json stays a link; its target is replaced."""
     real_dir = tmp_path / "real"
     real_dir.mkdir()
     target = real_dir / "actual.json"
@@ -342,7 +370,7 @@ def test_symlink_kept_and_target_replaced(tmp_path: Path) -> None:
 
 @posix_only
 def test_dangling_symlink_target_created(tmp_path: Path) -> None:
-    """docker-behaviour.md §3 Save: the target is written even if the link dangles."""
+    """docs/config-file.md, "Save": the target is written even if the link dangles."""
     link = tmp_path / CONFIG_FILENAME
     target = tmp_path / "sub" / "target.json"
     os.symlink(target, link)
@@ -352,7 +380,7 @@ def test_dangling_symlink_target_created(tmp_path: Path) -> None:
 
 
 def test_skip_save_when_unchanged(tmp_path: Path) -> None:
-    """docker-behaviour.md §3 (v28+): no save when nothing changed; inode and mtime unchanged."""
+    """docs/config-file.md, "Save" (v28+): no save when nothing changed; inode and mtime unchanged."""
     path = tmp_path / CONFIG_FILENAME
     path.write_text('{\n  "auths": {"h": {}}\n}')
     before = path.stat()
@@ -456,7 +484,7 @@ def _docker_env(tmp_path: Path) -> dict[str, str] | None:
 
 @pytest.mark.real
 def test_docker_rewrite_of_our_file_equals_ours(tmp_path: Path) -> None:
-    """observed.md §3.7-§3.8: Docker parses our file; its rewrite equals ours (known keys, sorted).
+    """Docker reads our file; its rewrite equals ours, byte for byte (docs/config-file.md, "Save").
 
     `docker logout 127.0.0.1:1` needs no registry; the file store is used (PATH holds only docker).
     """
@@ -476,6 +504,9 @@ def test_docker_rewrite_of_our_file_equals_ours(tmp_path: Path) -> None:
     }
     update(path, _merge(data))
     assert path.read_text(encoding="utf-8") == dumps(data)
+    # known keys added later, in an order Docker does not use, go to Docker's places
+    update(path, _set_keys(("credHelpers", {"nothing.invalid": "none"}), ("HttpHeaders", {"X-Meta": "v"})))
+    assert list(load(path).data) == ["auths", "HttpHeaders", "psFormat", "detachKeys", "credHelpers"]
 
     proc = subprocess.run(
         ["docker", "logout", "127.0.0.1:1"],
@@ -492,14 +523,17 @@ def test_docker_rewrite_of_our_file_equals_ours(tmp_path: Path) -> None:
 
     ours = tmp_path / "ours" / CONFIG_FILENAME
     update(ours, _merge(json.loads(json.dumps(data))))
+    update(ours, _set_keys(("HttpHeaders", {"X-Meta": "v"}), ("credHelpers", {"nothing.invalid": "none"})))
     update(ours, lambda cfg: cfg.remove_auth("127.0.0.1:1"))
     assert docker_text == ours.read_text(encoding="utf-8")
 
-    # and we read Docker's rewrite back strictly, with the same content
+    # we read Docker's file strictly, and write it back byte for byte
     assert load(path).data == load(ours).data
+    assert dumps(load(path).data) == docker_text
 
 
-# --------------------------------------------------------------------------- dumps, fast path (issue 6)
+# --------------------------------------------------------------------------- dumps against json
+
 
 _GO = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -513,43 +547,176 @@ def _oracle(data: object) -> str:
 _leaf = st.one_of(
     st.text(), st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False)
 )
-_json = st.recursive(
+_value = st.recursive(
     _leaf,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(), inner, max_size=4)),
     max_leaves=30,
 )
 
 
-@given(st.dictionaries(st.text(), _json, max_size=6))
+@given(st.dictionaries(st.text(), _value, max_size=6))
 def test_dumps_equals_json_module_with_go_escapes(data: dict[str, object]) -> None:
-    """The fast writer (objects of strings in one go, escapes applied once) against an oracle."""
+    """Our writer against the stdlib's, plus Go's escapes (Go's MarshalIndent with a tab)."""
     assert dumps(data) == _oracle(data)
 
 
-def test_dumps_big_auths_equals_oracle() -> None:
-    auths = {f"r{i}<&>.example": {"auth": encode_auth(f"u{i}", "p\u2028"), "x": i} for i in range(300)}
-    auths["plain"] = {"auth": encode_auth("a", "b")}
-    auths["empty"] = {}
-    auths["nested"] = {"auth": "x", "deep": {"k": ["v", {"w": None}]}}
-    auths["one-number"] = {"n": 5}
-    auths["one-object"] = {"o": {"p": "q"}}
-    auths["one-escaped"] = {"k\u2029\x01": 'v"\\<'}
-    data = {"auths": auths, "credHelpers": {"a": "b"}, "n": [1.5, -2]}
-    assert dumps(data) == _oracle(data)
+def test_dumps_refuses_what_json_cannot_hold() -> None:
+    with pytest.raises(ValueError, match="NaN"):
+        dumps({"x": float("nan")})
+    with pytest.raises(TypeError):
+        dumps({"x": {1, 2}})
+    with pytest.raises(TypeError):
+        dumps({"x": {1: "a"}})
+
+
+def test_lone_surrogates_round_trip_as_escapes(tmp_path: Path) -> None:
+    """A lone surrogate (only reachable as an escape) is written back as that escape: valid UTF-8."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('{"x": "a\\ud800b", "y": "\\ud83d\\ude00"}')
+    assert dumps(load(path).data) == '{\n\t"x": "a\\ud800b",\n\t"y": "\U0001f600"\n}'
+
+
+# --------------------------------------------------------------------------- round trip, property
+
+_text = st.text(
+    alphabet=st.characters(codec="utf-8") | st.sampled_from("<>&\u2028\u2029\"\\:")
+)
+_number_text = st.one_of(
+    st.integers().map(str),
+    st.sampled_from(["-0", "0.0", "-0.0", "1.50", "1e5", "2.5E-3", "1E+2", "123456789012345678901234567890"]),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+)
+_unknown = st.recursive(
+    st.one_of(_text, st.none(), st.booleans(), _number_text.map(lambda t: ("number", t))),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_text, inner, max_size=3)),
+    max_leaves=12,
+)
+_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "auth": st.builds(encode_auth, st.text(min_size=1).filter(lambda u: ":" not in u), st.text()),
+        "identitytoken": _text,
+        "registrytoken": _text,
+        "email": _text,
+    },
+)
+_config = st.fixed_dictionaries(
+    {"auths": st.dictionaries(_text, _entry, max_size=5)},
+    optional={
+        "credsStore": _text,
+        "credHelpers": st.dictionaries(_text, _text, max_size=3),
+        "psFormat": _text,
+        "unknown": _unknown,
+        "zzUnknown": _unknown,
+    },
+)
+
+
+def _json_text(value: object, indent: str | None, ascii_only: bool) -> str:
+    """JSON text of a generated value; ("number", text) pairs become that number's literal text."""
+    if isinstance(value, tuple):
+        return str(value[1])
+    if isinstance(value, dict):
+        members = [f"{json.dumps(k, ensure_ascii=ascii_only)}: {_json_text(v, indent, ascii_only)}"
+                   for k, v in value.items()]
+        separator = "," + ("\n" + indent if indent is not None else " ")
+        return "{" + separator.join(members) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_json_text(v, indent, ascii_only) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=ascii_only)
+
+
+@given(_config, st.sampled_from([None, "  ", "\t"]), st.booleans(), st.permutations(range(7)))
+def test_random_configs_round_trip_exactly(
+    config: dict[str, Any], indent: str | None, ascii_only: bool, order: list[int]
+) -> None:
+    """load -> save -> load gives the same document, same key order at every level, same number
+    text; the saved text is a fixed point; and the first load agrees with json.loads."""
+    keys = list(config)
+    shuffled = {keys[i]: config[keys[i]] for i in order if i < len(keys)}
+    text = _json_text(shuffled, indent, ascii_only)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / CONFIG_FILENAME
+        path.write_text(text, encoding="utf-8")
+        first = load(path).data
+        assert _ordered(json.dumps(first)) == _ordered(json.dumps(json.loads(text)))  # stdlib oracle
+        saved = dumps(first)
+        path.write_text(saved, encoding="utf-8")
+        second = load(path).data
+        assert _ordered(json.dumps(second)) == _ordered(json.dumps(first))
+        assert dumps(second) == saved
+    for literal in re.findall(r"\('number', '([^']*)'\)", repr(shuffled)):
+        assert literal in saved  # numbers are written as they were read
+
+
+# --------------------------------------------------------------------------- strict load
 
 
 @pytest.mark.parametrize(
-    "odd_key", ["plain.example", 'quote"d', "back\\slash", "<&>", "caf\u00e9", "tab\there", "\u2028"]
+    ("text", "key"),
+    [
+        ('{"auths": {}, "auths": {}}', "auths"),
+        ('{"auths": {"h": {"auth": "eDp5", "auth": "eDp5"}}}', "auth"),
+        ('{"x": [1, {"y": {"z": 1, "q": 2, "z": 3}}]}', "z"),
+        ('{"a\\nb": 1, "a\\nb": 2}', "a\\nb"),
+        ('{"<&>": 1, "\\u003c&>": 2}', "\\u003c\\u0026\\u003e"),
+    ],
 )
-def test_dumps_plain_auths_equals_oracle(odd_key: str) -> None:
-    """The all-``{"auth": ...}`` writer (no Python loop), with keys that need escapes and that don't."""
-    auths = {f"r{i}.example:5000": {"auth": encode_auth(f"u{i}", f"p{i}")} for i in range(20)}
-    auths[odd_key] = {"auth": encode_auth("me", "pw")}
-    data = {"auths": auths, "credsStore": "pass"}
-    assert dumps(data) == _oracle(data)
-    assert dumps({"auths": {k: auths[k] for k in list(auths)[:9]}}) == _oracle(
-        {"auths": dict(list(auths.items())[:9])}
-    )
+def test_duplicate_keys_refused_at_any_depth(text: str, key: str, tmp_path: Path) -> None:
+    """One line naming the file and the key; nothing is written over the file."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(text)
+    for action in (lambda: load(path), lambda: update(path, _add("h"))):
+        with pytest.raises(ConfigError) as info:
+            action()
+        assert str(info.value) == f'{path}: invalid JSON: duplicate key "{key}" in a JSON object'
+    assert path.read_text() == text
+
+
+_dup_key = st.text(alphabet="ab:é\"\\", max_size=2)
+_doc = st.recursive(
+    st.one_of(_dup_key, st.none(), st.integers(), st.booleans()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(st.tuples(_dup_key, inner), max_size=4).map(lambda pairs: ("object", pairs)),
+    ),
+    max_leaves=25,
+)
+
+
+def _has_duplicate(value: object) -> bool:
+    if isinstance(value, tuple):
+        keys = [k for k, _ in value[1]]
+        return len(set(keys)) != len(keys) or any(_has_duplicate(v) for _, v in value[1])
+    if isinstance(value, list):
+        return any(_has_duplicate(v) for v in value)
+    return False
+
+
+def _doc_text(value: object) -> str:
+    if isinstance(value, tuple):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_doc_text(v)}" for k, v in value[1]) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_doc_text(x) for x in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+@given(_doc)
+def test_loads_refuses_exactly_the_documents_with_a_duplicate_key(doc: object) -> None:
+    """Generated objects as lists of pairs: refused if and only if some object repeats a key."""
+    text = _doc_text(doc)
+    if _has_duplicate(doc):
+        with pytest.raises(ValueError, match="duplicate key"):
+            loads(text)
+    else:
+        assert loads(text) == json.loads(text)
+
+
+def test_duplicate_found_among_10000_entries() -> None:
+    entries = [f'"r{i}:5000": {{"auth": "{encode_auth("u", "p")}"}}' for i in range(10_000)]
+    entries.insert(7_000, '"r42:5000": {"auth": "eDp5"}')
+    with pytest.raises(ValueError, match=r'^duplicate key "r42:5000" in a JSON object$'):
+        loads('{"auths": {' + ", ".join(entries) + "}}")
 
 
 _AUTH_VALUES = [
@@ -567,7 +734,7 @@ _AUTH_VALUES = [
 
 @pytest.mark.parametrize("value", _AUTH_VALUES)
 def test_load_checks_auth_exactly_as_decode_auth(value: str, tmp_path: Path) -> None:
-    """The inline check in load() (10,000 entries) accepts and refuses what decode_auth does."""
+    """load() accepts and refuses the auth values decode_auth does, with its wording."""
     path = tmp_path / CONFIG_FILENAME
     path.write_text(json.dumps({"auths": {"a": {"auth": encode_auth("u", "p")}, "b": {"auth": value}}}))
     try:
@@ -599,8 +766,8 @@ def test_entry_field_types_first_in_field_order(
     assert str(info.value).endswith(f'auths["h"].{field} must be a string, not {kind}')
 
 
-def test_validation_skipped_only_for_the_same_bytes(tmp_path: Path) -> None:
-    """A repeated load of identical bytes skips validation; any other content is validated."""
+def test_every_load_validates(tmp_path: Path) -> None:
+    """Loads of the same or changed bytes are each validated (no stale verdict)."""
     good = tmp_path / "good.json"
     bad = tmp_path / "bad.json"
     good.write_text(json.dumps({"auths": {"h": {"auth": encode_auth("u", "p")}}}))
@@ -614,112 +781,45 @@ def test_validation_skipped_only_for_the_same_bytes(tmp_path: Path) -> None:
         load(good)
 
 
-# -- the fast paths for big files (issue 6): each against the plain implementation as its oracle ------
-
-
-def _oracle_parse(text: str) -> object:
-    """json.loads with a hook that refuses duplicate keys: what _parse must agree with."""
-
-    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
-        if len({k for k, _ in items}) != len(items):
-            raise ValueError("duplicate")
-        return dict(items)
-
-    return json.loads(text, object_pairs_hook=pairs)
-
-
-_key = st.text(alphabet=st.sampled_from(["a", ":", '"', "\\", "é", " ", "b"]), max_size=3)
-_doc = st.recursive(
-    st.one_of(_key, st.none(), st.integers(), st.booleans()),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4),
-        st.lists(st.tuples(_key, inner), max_size=4),  # pairs: duplicates allowed
-    ),
-    max_leaves=25,
-)
-
-
-def _to_text(value: object) -> str:
-    if isinstance(value, list) and value and all(isinstance(x, tuple) for x in value):
-        return "{" + ", ".join(f"{json.dumps(k)}: {_to_text(v)}" for k, v in value) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(_to_text(x) for x in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
-
-
-@given(_doc, st.booleans())
-def test_parse_refuses_duplicates_exactly_like_the_hooked_parse(doc: object, wrap: bool) -> None:
-    """No backslash: the fast scan + ``:`` count; else the hooked scan.  Both against json.loads."""
-    text = _to_text(doc)
-    if wrap:
-        text = '{"auths": ' + text + ', "k:": ":"}'
-    try:
-        expected = _oracle_parse(text)
-    except ValueError:
-        with pytest.raises(ValueError, match="duplicate key"):
-            _config_module._parse(text)
-    else:
-        assert _config_module._parse(text) == expected
-
-
-def test_parse_finds_a_duplicate_among_10000_entries() -> None:
-    entries = [f'"r{i}:5000": {{"auth": "{encode_auth("u", "p")}"}}' for i in range(10_000)]
-    entries.insert(7_000, '"r42:5000": {"auth": "eDp5"}')
-    with pytest.raises(ValueError, match=r'duplicate key "r42:5000"'):
-        _config_module._parse('{"auths": {' + ", ".join(entries) + "}}")
-
-
-_ENTRY_VALUES = st.one_of(
-    st.sampled_from(_AUTH_VALUES),
-    st.builds(encode_auth, st.text(min_size=1, max_size=4), st.text(max_size=4)),
-    st.builds(lambda raw: binascii.b2a_base64(raw, newline=False).decode(), st.binary(max_size=6)),
-)
-_ENTRIES = st.lists(
-    st.one_of(
-        st.builds(lambda v: {"auth": v}, _ENTRY_VALUES),
-        st.sampled_from([{}, {"auth": None}, {"auth": 1}, {"identitytoken": "t"}, "x", None]),
-    ),
-    max_size=6,
-)
-
-
-@given(_ENTRIES)
-def test_plain_entry_check_never_accepts_what_the_entry_loop_refuses(entries: list[object]) -> None:
-    """The vectorised check (map over all entries) says True only where the loop raises nothing."""
-    auths = {f"h{i}": entry for i, entry in enumerate(entries)}
-    if _config_module._plain_valid_entries(list(auths.values())):
-        _config_module._validate_entries(auths)  # must not raise
-    try:
-        _config_module._validate_entries(auths)
-    except ValueError:
-        assert not _config_module._plain_valid_entries(list(auths.values()))
-
-
-def test_check_hands_its_parse_to_the_next_update_only_for_the_same_bytes(tmp_path: Path) -> None:
-    """A login's pre-check parse is reused under the lock if nothing changed, never otherwise."""
+def test_update_after_check_reads_the_file_again(tmp_path: Path) -> None:
+    """A login checks the file first; a change made after the check is not lost by the update."""
     path = tmp_path / CONFIG_FILENAME
     path.write_text(json.dumps({"auths": {"a": {"auth": encode_auth("u", "p")}}}))
     check(path)
     path.write_text(json.dumps({"auths": {"b": {"auth": encode_auth("v", "q")}}}))  # changed meanwhile
     update(path, _add("c"))
     assert list(json.loads(path.read_text())["auths"]) == ["b", "c"]
-    check(path)
-    update(path, _add("d"))
-    assert list(json.loads(path.read_text())["auths"]) == ["b", "c", "d"]
-    check(tmp_path / "other.json")  # missing: nothing handed over
-    update(path, _add("e"))
-    assert list(json.loads(path.read_text())["auths"]) == ["b", "c", "d", "e"]
+    path.write_text('{"auths": {')
+    with pytest.raises(ConfigError, match="invalid JSON"):
+        check(path)
+    check(tmp_path / "missing.json")  # a missing file is fine
 
 
-def test_without_the_json_c_module_the_json_package_does_the_same(tmp_path: Path) -> None:
-    """Another interpreter (PyPy has no ``_json``): _cjson falls back to ``json``, same results."""
-    path = tmp_path / CONFIG_FILENAME
-    path.write_text('{"auths": {"h:5000": {"auth": "' + encode_auth("u", "p") + '"}}, "n": 1.50, "x": "<&>"}')
-    code = (
-        "import sys\nsys.modules['_json'] = None\n"
-        "from regauth.config.file import load, dumps, _parse\n"
-        "cfg = load(sys.argv[1])\nprint(dumps(cfg.data))\n"
-        'try:\n    _parse(\'{"a": 1, "a": 2}\')\nexcept ValueError as exc:\n    print(exc)\n'
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-    assert out.stdout == dumps(load(path).data) + '\nduplicate key "a" in a JSON object\n'
+# --------------------------------------------------------------------------- regauth's settings file
+
+
+def test_settings_missing_file_is_the_defaults(tmp_path: Path) -> None:
+    env = {"REGAUTH_SETTINGS": str(tmp_path / "none.json")}
+    assert settings_path(env) == str(tmp_path / "none.json")
+    assert load_settings(env) == Settings()
+    xdg = {"XDG_CONFIG_HOME": str(tmp_path)}
+    if sys.platform != "win32":
+        assert settings_path(xdg) == str(tmp_path / "regauth" / "settings.json")
+
+
+def test_settings_read_and_refused(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    env = {"REGAUTH_SETTINGS": str(path)}
+    path.write_text('{"insecure-registries": ["a:5000", "b"], "other": 1}')
+    assert load_settings(env) == Settings(insecure_registries=("a:5000", "b"))
+    for text, problem in [
+        ('{"insecure-registries": ["a"], "insecure-registries": []}', 'duplicate key "insecure-registries"'),
+        ('{"insecure-registries": "a"}', "must be a list of strings"),
+        ("[]", "must be a JSON object"),
+        ('{"insecure-registries": [', "invalid JSON"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_settings(env)
+        message = str(info.value)
+        assert message.startswith(f"{path}: ") and problem in message and "\n" not in message

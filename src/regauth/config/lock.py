@@ -1,12 +1,14 @@
-"""An inter-process lock on ``<file>.lock``.  Rule: it dies with its holder, never blocks forever.
+"""An inter-process lock on ``<file>.lock``: it dies with its holder and never blocks forever.
 
-POSIX uses ``fcntl.flock``, Windows ``msvcrt.locking`` on byte 0.  The kernel releases both when the
-holding process dies, so a lock file left behind by a killed process never blocks anyone.  The lock
-file is created 0600 and never unlinked (unlinking races with a process that just opened it).
+POSIX uses ``fcntl.flock``, Windows ``msvcrt.locking`` on byte 0 of the lock file.  The operating
+system releases both when the holding process dies, so a lock file left behind by a killed process
+never blocks anyone.  The lock file is created 0600 and never unlinked: unlinking races with a
+process that has just opened it, and two processes would then hold "the" lock on different files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -14,9 +16,9 @@ import time
 
 from regauth.errors import ConfigError
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING (start-up time, issue 6); no contextlib/pathlib either
+TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
-    from types import TracebackType
+    from collections.abc import Iterator
 
 __all__ = ["LOCK_SUFFIX", "LockUnavailableError", "file_lock", "lock_path_for"]
 
@@ -78,8 +80,7 @@ def _open_lock_file(lock: str) -> int:
         fd = os.open(lock, flags | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return os.open(lock, flags)
-    # The umask must not change it; Windows has no mode bits to set.
-    if hasattr(os, "fchmod"):
+    if hasattr(os, "fchmod"):  # os.open's mode is masked by the umask; Windows has no mode bits
         try:
             os.fchmod(fd, 0o600)
         except OSError:
@@ -87,52 +88,34 @@ def _open_lock_file(lock: str) -> int:
     return fd
 
 
-class file_lock:  # used like the function it was: ``with file_lock(path):``
-    """Hold the exclusive lock guarding ``path`` (see :func:`lock_path_for`) for the ``with`` block.
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str], timeout: float = 30.0) -> Iterator[str]:
+    """Hold the exclusive lock guarding ``path`` (see :func:`lock_path_for`) for a ``with`` block.
 
-    Polls with a short back-off; raises :class:`ConfigError` after ``timeout`` seconds, and
-    :class:`LockUnavailableError` when the lock file cannot be opened.  ``with`` yields the lock
-    file's path.
+    Polls with a short back-off and yields the lock file's path.  Raises :class:`ConfigError` after
+    ``timeout`` seconds, and :class:`LockUnavailableError` when the lock file cannot be opened.
     """
-
-    __slots__ = ("_fd", "lock", "path", "timeout")
-
-    def __init__(self, path: str | os.PathLike[str], timeout: float = 30.0) -> None:
-        self.path = os.fspath(path)
-        self.timeout = timeout
-        self.lock = lock_path_for(path)
-        self._fd = -1
-
-    def __enter__(self) -> str:
-        path, lock, timeout = self.path, self.lock, self.timeout
+    path = os.fspath(path)
+    lock = lock_path_for(path)
+    try:
+        fd = _open_lock_file(lock)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise LockUnavailableError(
+            f"{path}: cannot open the lock file {lock}: {reason}", path, reason
+        ) from None
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while not _try_lock(fd):
+            now = time.monotonic()
+            if now >= deadline:
+                raise ConfigError(f"{path}: timed out after {timeout:g}s waiting for the lock {lock}", path)
+            time.sleep(min(delay, deadline - now))
+            delay = min(delay * 2, 0.05)
         try:
-            fd = _open_lock_file(lock)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise LockUnavailableError(
-                f"{path}: cannot open the lock file {lock}: {reason}", path, reason
-            ) from None
-        try:
-            deadline = time.monotonic() + timeout
-            delay = 0.001
-            while not _try_lock(fd):
-                now = time.monotonic()
-                if now >= deadline:
-                    message = f"{path}: timed out after {timeout:g}s waiting for the lock {lock}"
-                    raise ConfigError(message, path)
-                time.sleep(min(delay, max(deadline - now, 0.0)))
-                delay = min(delay * 2, 0.05)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-        return lock
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        fd, self._fd = self._fd, -1
-        try:
-            _unlock(fd)
+            yield lock
         finally:
-            os.close(fd)
+            _unlock(fd)
+    finally:
+        os.close(fd)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
-from regauth._record import record
+from regauth.config.document import loads
 from regauth.errors import ConfigError
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING; nor json/pathlib at import (start-up time, issue 6)
+TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["Settings", "load_settings", "settings_path"]
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Settings:
     """What the settings file says."""
 
@@ -47,11 +48,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return Settings()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", str(path)) from None
-    import json  # only when the file exists
-
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = loads(text)
+    except ValueError as exc:
         raise ConfigError(f"{path}: invalid JSON: {exc}", str(path)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a JSON object", str(path))

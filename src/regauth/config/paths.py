@@ -1,0 +1,41 @@
+"""Where Docker's config directory and ``config.json`` are.
+
+Precedence, as the Docker CLI resolves it (docs/config-file.md, "Location"): the ``--config DIR`` flag,
+else ``$DOCKER_CONFIG``, else ``.docker`` in the home directory (``$HOME`` on Unix, ``%USERPROFILE%``
+on Windows, which is what :func:`os.path.expanduser` reads on each platform).
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["CONFIG_FILENAME", "config_dir", "config_path"]
+
+CONFIG_FILENAME = "config.json"
+
+
+def config_dir(
+    override: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The config directory: ``--config DIR`` > ``$DOCKER_CONFIG`` > ``~/.docker``.
+
+    An empty ``override`` or ``$DOCKER_CONFIG`` counts as unset, as in Docker.
+    """
+    if override is not None and os.fspath(override) != "":
+        return os.fspath(override)
+    env = os.environ if environ is None else environ
+    value = env.get("DOCKER_CONFIG", "")
+    if value:
+        return value
+    return os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def config_path(
+    override: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The path of ``config.json`` in :func:`config_dir`."""
+    return os.path.join(config_dir(override, environ), CONFIG_FILENAME)

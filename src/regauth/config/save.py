@@ -1,0 +1,151 @@
+"""Writing a config file atomically, the way Docker saves ``config.json``, plus fsync.
+
+Docker's procedure (docs/config-file.md, "Save"; github.com/docker/cli cli/config/configfile/file.go):
+create the directory 0700, write a 0600 temporary file in the target's directory, resolve symlinks
+so the link target is what gets replaced (even a dangling one), copy the old file's mode and, when
+both are above 0, its uid and gid, then rename over the target.  regauth adds an fsync of the file
+before the rename and of the directory after it, so a crash leaves the old file or the new one,
+never a torn or empty one, and removes temporary files that killed writers left behind.
+
+Readers never see a partial file: the rename is atomic.  Writers exclude each other with the lock
+in :mod:`regauth.config.lock`, which the caller holds.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+import sys
+
+from regauth.errors import ConfigError
+
+__all__ = ["TEMP_INFIX", "describe_os_error", "make_dirs", "write_atomic"]
+
+#: Temporary files are ``<name>.tmp-<random hex>`` beside the file they replace.
+TEMP_INFIX = ".tmp-"
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short, one-line wording of a file-system error for messages."""
+    code = exc.errno
+    if code == errno.ELOOP:
+        return "too many levels of symbolic links (symlink loop)"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if code == errno.EISDIR:
+        return "is a directory, not a file"
+    if code == errno.ENOTDIR:
+        return "a parent of the path is not a directory"
+    return exc.strerror or type(exc).__name__
+
+
+def make_dirs(directory: str) -> None:
+    """Go's ``MkdirAll(directory, 0700)``: each missing level is created 0700 (less the umask, as in
+    Go); existing levels keep their mode."""
+    missing: list[str] = []
+    current = directory
+    while current and not os.path.exists(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for level in reversed(missing):
+        try:
+            os.mkdir(level, 0o700)
+        except FileExistsError:  # created meanwhile by another writer
+            pass
+
+
+def write_atomic(path: str, content: bytes) -> None:
+    """Replace the file at ``path`` (or its symlink target) by ``content``, atomically.
+
+    Raises ConfigError naming ``path`` when it cannot; the old file is then left intact and no
+    temporary file remains.
+    """
+    target = os.path.realpath(path)
+    directory, name = os.path.split(target)
+    temp = os.path.join(directory, f"{name}{TEMP_INFIX}{secrets.token_hex(8)}")
+    fd = -1
+    try:
+        make_dirs(directory)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(temp, flags, 0o600)
+        _copy_metadata(fd, target)
+        with open(fd, "wb", closefd=False) as stream:
+            stream.write(content)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temp, target)
+    except OSError as exc:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise ConfigError(f"{path}: cannot write: {describe_os_error(exc)}", str(path)) from None
+    _fsync_dir(directory)
+    _remove_stale_temps(directory, name)
+
+
+def _copy_metadata(fd: int, target: str) -> None:
+    """Give the new file the old one's mode and owner (POSIX; 0600 when there is no old file).
+
+    As Docker: the owner is copied only when uid and gid are both above 0, and a refusal (not
+    permitted) is ignored, so the file then belongs to the writer with the old mode.
+    """
+    if not hasattr(os, "fchmod"):  # Windows: no mode bits or owners to copy
+        return
+    try:
+        old = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    if old is None or not stat.S_ISREG(old.st_mode):
+        os.fchmod(fd, 0o600)  # os.open's mode is masked by the umask
+        return
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+    if old.st_uid > 0 and old.st_gid > 0:
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:
+            pass
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make the rename durable; directories cannot be opened (or need not be synced) on Windows."""
+    if sys.platform == "win32":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temps(directory: str, name: str) -> None:
+    """Remove temporary files of writers that were killed mid-save (they may hold credentials).
+
+    Called right after our own rename, still under the caller's lock: writers create temporary
+    files only while holding the lock, so any left now belongs to a writer that died.
+    """
+    prefix = name + TEMP_INFIX
+    try:
+        with os.scandir(directory) as entries:
+            stale = [entry for entry in entries if entry.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in stale:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+        except OSError:
+            pass
