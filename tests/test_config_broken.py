@@ -1,7 +1,8 @@
 """Broken config files: load and update refuse with one line naming the file; nothing is written.
 
-Reference: docker-behaviour.md §3 (Docker overwrites a malformed file, docker/cli#5075: we refuse),
-observed.md §8 (a truncated file plus a `docker login` lost the existing entries).
+Reference: docs/config-file.md, "Known Docker defects": Docker overwrites a malformed file
+(github.com/docker/cli/issues/5075; a truncated file plus a `docker login` lost the existing entries).
+regauth refuses.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _check_message(message: str, path: Path, case: BrokenCase) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_broken_file_is_refused_and_left_untouched(case: BrokenCase, tmp_path: Path) -> None:
-    """docker-behaviour.md §3: never write over a file that failed to load; one line, no secret."""
+    """Never write over a file that failed to load; one line naming the file, no secret."""
     if case.posix_only and sys.platform == "win32":
         pytest.skip("cannot be built on Windows")
     if case.needs_unprivileged:
@@ -87,7 +88,7 @@ def test_noop_update_on_broken_file_still_raises(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_empty_not_an_error(tmp_path: Path) -> None:
-    """docker-behaviour.md §3: a missing file means defaults."""
+    """docs/config-file.md, "Location": a missing file means defaults."""
     cfg = load(tmp_path / "nope" / "config.json")
     assert not cfg.exists
     assert cfg.data == {}

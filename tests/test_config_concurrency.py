@@ -1,8 +1,9 @@
 """Concurrent writers and killed writers on one config.json: nothing lost, never a torn file.
 
-Reference: observed.md §8 (64 concurrent `docker logout`: 59-60 of 64 lost, unknown key dropped),
-docker-behaviour.md §3 (no lock in Docker; a crash mid-save).  Processes are forked where the
-platform allows (the package import costs ~0.3 s per interpreter, too slow for 64 x 4 runs).
+Reference: docs/interop.md, "Concurrent writers" (64 concurrent `docker logout`: 59-60 of 64 lost,
+unknown key dropped) and docs/config-file.md, "Known Docker defects" (no lock in Docker).  Processes
+are forked where the platform allows: starting a fresh interpreter and importing the package for
+each of 64 x 4 workers would make the test slow.
 Set REGAUTH_CRASH_RUNS (e.g. 1000) for the longer crash run; the default is 200.
 """
 
@@ -47,7 +48,7 @@ def _worker(path: str, go: Event, action: str, index: int) -> None:
 @pytest.mark.parametrize("action", ["remove", "add"])
 @pytest.mark.parametrize("count", [32, 64])
 def test_concurrent_updates_lose_nothing(tmp_path: Path, count: int, action: str) -> None:
-    """observed.md §8: Docker lost 59-60 of 64 concurrent logouts; we lose none, keep unknown keys."""
+    """Docker lost 59-60 of 64 concurrent logouts (docs/interop.md); we lose none, keep unknown keys."""
     path = tmp_path / CONFIG_FILENAME
     path.write_text(dumps(_base()))
     go = CTX.Event()

@@ -2,8 +2,9 @@
 
 Half the processes log in to distinct (fake, loopback) registries, the other half log out of other
 entries.  Figures: updates lost (a login missing or a logged-out entry still there) and unparseable
-files (read in a loop while the processes run, and at the end).  Reference: observed.md §8 (64
-concurrent ``docker logout``: 59-60 lost).  regauth's figures are asserted (0/0), Docker's recorded.
+files (read in a loop while the processes run, and at the end).  Reference: docs/interop.md,
+"Concurrent writers" (64 concurrent ``docker logout``: 59-60 lost).  regauth's figures are asserted
+(0/0), Docker's recorded.
 The module-level races are tests/test_config_concurrency.py; this file drives whole processes.
 """
 
@@ -88,7 +89,7 @@ def _race_round(
 def test_regauth_64_concurrent_logins_and_logouts(
     isolated_env: object, docker_config_dir: Path, registries: list[FakeServer]
 ) -> None:
-    """observed.md §8: Docker loses most concurrent updates; regauth loses none, never tears the file."""
+    """Docker loses most concurrent updates (docs/interop.md); regauth loses none, never tears the file."""
     env = dict(os.environ, PATH=venv_path())
     rounds = budget(1, 10)
     half = registries[: PROCESSES // 2]
@@ -117,7 +118,7 @@ def test_regauth_64_concurrent_logins_and_logouts(
 def test_docker_64_concurrent_logins_and_logouts(
     isolated_env: object, docker_config_dir: Path, registries: list[FakeServer], docker_only_path: str
 ) -> None:
-    """The same rounds with Docker CLI 28 (file store): figures recorded, not asserted (observed.md §8)."""
+    """The same rounds with Docker CLI 28 (file store): figures recorded, not asserted (docs/interop.md)."""
     env = dict(os.environ, PATH=docker_only_path)
     rounds = budget(1, 10)
     half = registries[: PROCESSES // 2]
