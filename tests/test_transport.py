@@ -19,13 +19,13 @@ from regauth.credentials import Credentials
 from regauth.errors import TransportError
 from regauth.registry.flow import login_flow
 from regauth.registry.messages import HttpRequest
-from regauth.transport.connection import Connection, HttpError, Proxy
+from regauth.transport.connection import Connection, HttpError
+from regauth.transport.proxy import Proxy, proxy_for
 from regauth.transport.session import (
     Endpoint,
     TransportOptions,
     endpoints_for,
     open_session,
-    proxy_for,
     run_flow,
     send,
 )
