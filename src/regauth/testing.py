@@ -119,7 +119,7 @@ class StoreTests:
         s.store(Credentials("zed", "pw-z", server=server))
         got = s.get(server)
         assert got is not None
-        if self.two_usernames == "keep-first-by-name":  # observed.md §5: Go pass keeps "amy"
+        if self.two_usernames == "keep-first-by-name":  # Go pass returns the first by name
             assert got.username == "amy"
         elif self.two_usernames == "replace":
             assert got.username == "zed"

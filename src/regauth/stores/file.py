@@ -1,21 +1,18 @@
 """The file store: credentials in ``config.json`` ``auths`` (``auth`` = base64 ``user:password``).
 
-Rule: every write goes through ``_config.update`` (locked, re-read, atomic).
-Source: docker-behaviour.md §3-§4.
+Rule: every write goes through :func:`regauth.config.file.update` (locked, re-read, atomic).
+Format and legacy key spellings: docs/config-file.md, docs/credential-stores.md.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from regauth.config.file import ConfigFile, encode_auth, entry_credentials, load, update
 from regauth.credentials import Credentials
 from regauth.registry.address import matching_keys
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Any
 
 __all__ = ["FileStore", "file_entry", "find_entry_key", "marker_entry"]
 
@@ -41,7 +38,7 @@ def marker_entry(existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def find_entry_key(cfg: ConfigFile, key: str) -> str | None:
-    """The ``auths`` key holding ``key``'s entry: exact, else the first legacy spelling (§4 File store)."""
+    """The ``auths`` key holding ``key``'s entry: exact, else the first legacy spelling Docker reads."""
     auths = cfg.auths()
     if key in auths:
         return key

@@ -1,18 +1,18 @@
 """Client of docker-credential-<name> helpers.  Rule: secrets on stdin only; every run times out.
 
-Protocol: docker-behaviour.md §4 "Helper client protocol"; Go helper quirks: observed.md §5.
+Protocol: docs/credential-stores.md "Helper client protocol"; Go helper quirks: docs/credential-helpers.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 
 from regauth.credentials import Credentials
 from regauth.errors import HelperError
-from regauth.stores.programs import which
 from regauth.stores.wire import (
     ERR_NOT_FOUND,
     TOKEN_USERNAME,
@@ -75,7 +75,7 @@ class HelperStore:
 
     Args:
         name: the helper suffix (``pass`` runs ``docker-credential-pass``).
-        timeout: seconds allowed per helper run (the Go client has none, docker-behaviour.md §4).
+        timeout: seconds allowed per helper run (Docker's Go client has none).
         runner: replaces :func:`run_helper` (tests of the parsing).
         config_key: where the name came from (``credsStore`` or ``credHelpers``), for messages.
     """
@@ -101,7 +101,7 @@ class HelperStore:
     def _argv(self, action: str) -> list[str]:
         if self._runner is not None:
             return [self.program, action]
-        path = which(self.program)
+        path = shutil.which(self.program)
         if path is None:
             candidates = [os.path.join(d, self.program) for d in os.environ.get("PATH", "").split(os.pathsep)]
             if any(os.path.isfile(c) for c in candidates):
@@ -155,7 +155,7 @@ class HelperStore:
                 f'helper "{self.name}" answered get with output that is not credentials JSON',
                 helper=self.name,
             ) from None
-        if not username and not secret:  # Go pass 0.6.4 answers a miss with exit 0 (observed.md §5)
+        if not username and not secret:  # Go pass 0.6.4 answers a miss with exit 0
             return None
         if username == TOKEN_USERNAME:
             return Credentials(identity_token=secret, server=server)
@@ -175,7 +175,7 @@ class HelperStore:
     def erase(self, server: str) -> bool:
         """Erase ``server``; True only if the helper had something.
 
-        Helpers disagree on a missing entry (pass exits 1, secretservice exits 0; observed.md §5),
+        Helpers disagree on a missing entry (pass exits 1, secretservice exits 0),
         so this asks ``get`` first and does not call ``erase`` when it says not found.
         """
         if self.get(server) is None:

@@ -13,7 +13,7 @@ a leftover of a killed writer and is removed.
 
 Why ``credHelpers[KEY]`` and not ``credsStore``: Docker reads ``credHelpers`` first, so each moved
 entry is found in the helper at once while unmoved entries keep working from the file; skopeo and
-podman honour ``credHelpers`` but ignore ``credsStore`` (observed.md §6).  ``set_default=True`` also
+podman honour ``credHelpers`` but ignore ``credsStore`` (docs/interop.md).  ``set_default=True`` also
 sets ``credsStore`` so that future ``docker login``s go to the helper (only Docker follows it).
 """
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from regauth._record import record
 from regauth.config.file import ConfigFile, config_path, entry_credentials, load, update
 from regauth.credentials import Credentials
 from regauth.errors import RegauthError, StoreError
-from regauth.stores import Store
+from regauth.stores.base import Store
 from regauth.stores.file import marker_entry
 from regauth.stores.helper import HelperStore
 
@@ -35,7 +35,7 @@ __all__ = ["MigrateOutcome", "migrate"]
 PathLike = str | os.PathLike[str]
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class MigrateOutcome:
     """``moved`` keys, ``failed`` ``(key, reason)`` pairs, ``skipped`` keys changed meanwhile."""
 
@@ -110,7 +110,7 @@ def migrate(
             helpers = cfg.data.get("credHelpers")
             if not isinstance(helpers, dict):
                 helpers = {}
-                cfg.data["credHelpers"] = helpers
+                cfg.set_key("credHelpers", helpers)
             helpers[key] = helper
             return True
 
@@ -136,7 +136,7 @@ def migrate(
         def default(cfg: ConfigFile) -> bool:
             if cfg.creds_store() == helper:
                 return False
-            cfg.data["credsStore"] = helper
+            cfg.set_key("credsStore", helper)
             return True
 
         update(path, default)

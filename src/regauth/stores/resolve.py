@@ -1,26 +1,24 @@
 """Which store holds a registry's credentials: ``credHelpers`` → ``credsStore`` → file; default detection.
 
 Rule: choose like Docker, but pick a default helper only if it can actually serve (viability, not
-presence on PATH).  ``subprocess`` is imported only where a probe runs (logout and get never pay
-for it); ``shutil`` and ``pathlib`` not at all on POSIX (start-up time, issue 6).
-Sources: docker-behaviour.md §3 "Default store detection", §4; observed.md §4.
+presence on PATH: Docker picks ``pass`` when it is merely installed, then fails to store).
+Sources: docs/config-file.md "Default store detection", docs/credential-stores.md "Store selection".
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from regauth._record import record
 from regauth.config.file import ConfigFile
 from regauth.errors import ConfigError
+from regauth.stores.base import Store
 from regauth.stores.file import FileStore
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    from regauth.stores.base import Store
+from regauth.stores.helper import HelperStore
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -38,7 +36,7 @@ DEFAULT_CANDIDATES: Mapping[str, tuple[str, ...]] = {
 }
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class StoreChoice:
     """The store chosen for one key: ``helper`` suffix (None = file store) and what chose it."""
 
@@ -81,8 +79,6 @@ def open_store(
     """The Store object for a choice; helper calls time out after ``timeout`` (see helper_timeout)."""
     if choice.helper is None:
         return FileStore(config_path)
-    from regauth.stores.helper import HelperStore
-
     return HelperStore(
         choice.helper,
         timeout=helper_timeout() if timeout is None else timeout,
@@ -102,8 +98,6 @@ def _pass_viable(environ: Mapping[str, str], which: Callable[[str], str | None])
     gpg = which("gpg") or which("gpg2")
     if not ids or gpg is None:
         return "no gpg key for the password store"
-    import subprocess
-
     try:
         probe = subprocess.run(
             [gpg, "--batch", "--list-secret-keys", *ids],
@@ -123,8 +117,6 @@ def _helper_answers(
     path = which(f"docker-credential-{name}")
     if not path:
         return f"docker-credential-{name} not on PATH"
-    import subprocess
-
     try:
         probe = subprocess.run(
             [path, "list"],
@@ -151,13 +143,11 @@ def detect_default_store(
 ) -> tuple[str | None, list[str]]:
     """The default helper for a config with no ``auths``, ``credsStore`` or ``credHelpers``.
 
-    ``which`` defaults to :func:`regauth.stores.programs.which` (``shutil.which``).
+    ``which`` finds a program on PATH (default ``shutil.which``).
     Returns (helper or None for the file store, reasons each rejected candidate cannot serve).
     """
     if which is None:
-        from regauth.stores.programs import which as which_program
-
-        which = which_program
+        which = shutil.which
     env = os.environ if environ is None else environ
     reasons: list[str] = []
     for name in DEFAULT_CANDIDATES.get(platform, DEFAULT_CANDIDATES["linux"]):

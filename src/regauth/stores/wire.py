@@ -1,13 +1,13 @@
 """The docker-credential-helpers wire format, shared by the client and ``serve``.
 
-Rule: no I/O here.  Source: docker-behaviour.md §4-§5, observed.md §5 (Go helpers 0.6.4).
+Rule: no I/O here.  Protocol: docs/credential-stores.md; the Go helpers' (0.6.4) exact output:
+docs/credential-helpers.md.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: helpers import this module; typing costs start-up
-if TYPE_CHECKING:
-    from typing import Any
+import json
+from typing import Any
 
 __all__ = [
     "ACTIONS",
@@ -34,8 +34,8 @@ LABEL = "Docker Credentials"
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 # Go's encoding/json string escapes as the Go helpers 0.6.4 write them, for str.translate: every
 # control character as \u00XX except \n, \r, \t (so \b and \f too: Go before 1.22), plus \\, \",
-# and _GO_ESCAPES.  The helpers' get/list replies are encoded without importing json (json -> re
-# -> enum costs ~15 ms of start-up).
+# and _GO_ESCAPES.  json.dumps cannot write Go's choice of escapes (it has no option to escape
+# <>& or to keep \b and \f as \u0008 and \u000c), so a string is translated here.
 _STR_ESCAPES = {i: "\\u%04x" % i for i in range(0x20)}
 _STR_ESCAPES.update({ord(k): v for k, v in _GO_ESCAPES.items()})
 _STR_ESCAPES.update({ord(k): v for k, v in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"),
@@ -50,13 +50,12 @@ def go_quote(text: str) -> str:
 def go_json(obj: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON the way Go's encoding/json writes it (``<>&`` escaped, UTF-8 kept).
 
-    An object of strings (every helper reply) is written with :func:`go_quote`, without json.
+    An object of strings (every helper reply) is written with :func:`go_quote`; anything else goes
+    through ``json.dumps`` and the ``<>&`` and line-separator escapes Go adds.
     """
     if type(obj) is dict and all(type(k) is str and type(v) is str for k, v in obj.items()):
         keys = sorted(obj) if sort_keys else obj
         return "{" + ",".join([go_quote(k) + ":" + go_quote(obj[k]) for k in keys]) + "}"
-    import json
-
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
     for char, escaped in _GO_ESCAPES.items():
         text = text.replace(char, escaped)
@@ -73,8 +72,6 @@ def decode_creds(data: bytes | str) -> tuple[str, str, str]:
 
     Raises ValueError (message free of secrets) when it is not such an object.
     """
-    import json
-
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
         obj = json.loads(text)
@@ -102,8 +99,6 @@ def encode_list(entries: dict[str, str]) -> bytes:
 
 def decode_list(data: bytes | str) -> dict[str, str]:
     """Parse a ``list`` reply.  Raises ValueError when it is not an object of strings."""
-    import json
-
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
         obj = json.loads(text)
