@@ -1,22 +1,29 @@
-"""Other auth files (issue 5 item 7) and ``regauth get`` (item 5).
+"""Auth files besides config.json, ``regauth get``, and the one lookup chain every reader uses.
 
-DOCKER_AUTH_CONFIG strictness: docker-behaviour.md §3; podman/skopeo files: observed.md §6.
-Precedence: ``regauth.config.authfiles`` module docstring.
+DOCKER_AUTH_CONFIG strictness: docs/config-file.md; podman/skopeo files: docs/interop.md.
+Precedence: the ``regauth.stores.lookup`` module docstring.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 import regauth
-from regauth.config.authfiles import candidate_keys, docker_auth_config, lookup, split_reference
-from regauth.errors import ConfigError
+from regauth.api.inventory import collect_credentials
+from regauth.config.authfiles import candidate_keys, docker_auth_config, split_reference
+from regauth.credentials import Credentials
+from regauth.errors import AuthError, ConfigError
+from regauth.stores.lookup import lookup
 from tests.cliutil import b64
 from tests.cliutil import regauth as run
 from tests.conftest import IsolatedEnv
+from tests.support.registry import RegistryStack
 
 SECRET = "s3cr3t-Value"
 
@@ -44,7 +51,7 @@ def write(path: Path, text: str) -> Path:
     ],
 )
 def test_docker_auth_config_is_strict(value: str, why: str) -> None:
-    """docker-behaviour.md §3: unknown fields, a second object, a missing ``auth`` are rejected."""
+    """As Docker's parser: unknown fields, a second object, a missing ``auth`` are rejected."""
     text = value.replace("%s", b64(f"user:{SECRET}"))
     with pytest.raises(ConfigError) as info:
         docker_auth_config({"DOCKER_AUTH_CONFIG": text})
@@ -99,7 +106,7 @@ def test_precedence_of_every_source(isolated_env: IsolatedEnv, monkeypatch: pyte
     assert regauth.get_credentials(host, authfile=other).username == "flag"  # type: ignore[union-attr]
     monkeypatch.setenv("DOCKER_AUTH_CONFIG", auth_json({host: "env:p1"}))
     assert regauth.get_credentials(host).username == "env"  # type: ignore[union-attr]
-    # an invalid DOCKER_AUTH_CONFIG is ignored, as Docker does (docker-behaviour.md §3)
+    # an invalid DOCKER_AUTH_CONFIG is ignored, as Docker does
     monkeypatch.setenv("DOCKER_AUTH_CONFIG", '{"auths":{},"x":1}')
     assert regauth.get_credentials(host).username == "explicit"  # type: ignore[union-attr]
 
@@ -138,7 +145,7 @@ def test_per_repository_keys_most_specific_match(isolated_env: IsolatedEnv) -> N
 
 
 def test_get_cli(isolated_env: IsolatedEnv) -> None:
-    """Item 5: helper-protocol JSON, ``<token>`` for identity tokens, one line when nothing stored."""
+    """Helper-protocol JSON, ``<token>`` for identity tokens, one line when nothing stored."""
     config = {
         "auths": {
             "pw.example": {"auth": b64(f"alice:{SECRET}")},
@@ -165,3 +172,83 @@ def test_get_cli(isolated_env: IsolatedEnv) -> None:
 def test_get_reads_docker_auth_config(isolated_env: IsolatedEnv) -> None:
     r = run("get", "e.example", env={"DOCKER_AUTH_CONFIG": auth_json({"e.example": "eve:pw"})})
     assert json.loads(r.out) == {"ServerURL": "e.example", "Username": "eve", "Secret": "pw"}
+
+
+# --------------------------------------------------------------------------- one chain for every reader
+
+_ONE_KEY_HELPER = """\
+import json, sys
+with open(sys.argv[0] + ".json") as fh:
+    login = json.load(fh)
+action = sys.argv[1] if len(sys.argv) > 1 else ""
+if action == "get" and sys.stdin.read() == login["ServerURL"]:
+    print(json.dumps(login))
+elif action == "list":
+    print(json.dumps({login["ServerURL"]: login["Username"]}))
+else:
+    print("credentials not found in native keychain")
+    sys.exit(1)
+"""
+
+
+def _one_key_helper(directory: Path, server: str, username: str, secret: str) -> None:
+    """``docker-credential-onekey``: a helper program holding one login (read from a file beside it)."""
+    directory.mkdir(exist_ok=True)
+    program = directory / "docker-credential-onekey"
+    program.write_text(f"#!{sys.executable}\n{_ONE_KEY_HELPER}")
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    Path(f"{program}.json").write_text(
+        json.dumps({"ServerURL": server, "Username": username, "Secret": secret})
+    )
+
+
+def test_every_reader_takes_the_same_source(
+    isolated_env: IsolatedEnv,
+    registry_token_http: RegistryStack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One registry in an auth file read before config.json, in a helper that credHelpers names and
+    in config.json's auths: get_credentials, ``get``, list, export and token agree on one source.
+
+    Only the source that should win holds the password the registry accepts, so ``token`` succeeding
+    shows which credentials it sent.
+    """
+    stack = registry_token_http
+    host, user, good = stack.host, stack.username, stack.password
+    bindir = tmp_path / "bin"
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    explicit = isolated_env.home / "explicit.json"
+    config = isolated_env.docker_config / "config.json"
+
+    def setup(authfile_pw: str | None, helper_pw: str | None, file_pw: str) -> None:
+        data: dict[str, object] = {"auths": {host: {"auth": b64(f"{user}:{file_pw}")}}}
+        if helper_pw is not None:
+            data["credHelpers"] = {host: "onekey"}
+            _one_key_helper(bindir, host, user, helper_pw)
+        write(config, json.dumps(data))
+        if authfile_pw is None:
+            monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+        else:
+            write(explicit, auth_json({host: f"{user}:{authfile_pw}"}))
+            monkeypatch.setenv("REGISTRY_AUTH_FILE", str(explicit))
+
+    def agree(store: str, source: str) -> None:
+        got = regauth.get_credentials(host)
+        assert got is not None and (got.username, got.password) == (user, good)
+        cli = run("get", host)
+        assert json.loads(cli.out) == {"ServerURL": host, "Username": user, "Secret": good}, cli.err
+        first = next(x for x in regauth.list_logins() if x.server == host)
+        assert (first.store, first.source) == (store, source)
+        assert collect_credentials()[host].password == good  # export without server names
+        assert collect_credentials([host])[host].password == good
+        assert regauth.token(host, ["repository:test/a:pull"]).access_token
+
+    setup(authfile_pw=good, helper_pw="helper-pw", file_pw="file-pw")
+    with pytest.raises(AuthError):  # the registry refuses the other sources' passwords
+        regauth.token(host, credentials=Credentials(user, "helper-pw", server=host))
+    agree("authfile", str(explicit))
+    setup(authfile_pw=None, helper_pw=good, file_pw="file-pw")
+    agree("onekey", f"credHelpers in {config}")
+    setup(authfile_pw=None, helper_pw=None, file_pw=good)
+    agree("file", str(config))

@@ -6,37 +6,39 @@ Rule: no printing and no prompting here; the CLI is a thin shell over these func
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from regauth._record import record
-from regauth.config.file import ConfigFile, check, config_path, entry_credentials, load, update
+from regauth.config.file import ConfigFile, check, config_path, entry_credentials, update
+from regauth.config.settings import load_settings
 from regauth.credentials import Credentials
 from regauth.errors import StoreError, TransportError, UsageError
 from regauth.registry.address import logout_keys, matching_keys, normalise
-from regauth.stores.file import file_entry, find_entry_key, marker_entry
+from regauth.registry.flow import LoginResult, login_flow
+from regauth.stores.file import file_entry, marker_entry
+from regauth.stores.lookup import find
 from regauth.stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
+from regauth.transport.realms import remember, remembered
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from pathlib import Path
-
-    from regauth.registry.flow import LoginResult
     from regauth.transport.session import TransportOptions
 
 __all__ = [
     "LoginOutcome",
     "LogoutOutcome",
-    "docker_config_credentials",
     "get_credentials",
     "login",
     "logout",
+    "transport_options",
     "verify",
 ]
 
 PathLike = str | os.PathLike[str]
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class LoginOutcome:
     """What a successful login did.
 
@@ -57,12 +59,10 @@ class LoginOutcome:
     @property
     def config_path(self) -> Path:
         """``config_file`` as a Path (the config.json the login used)."""
-        from pathlib import Path
-
         return Path(self.config_file)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class LogoutOutcome:
     """What a logout removed: ``removed`` lists ``store: key`` items; ``errors`` the erase failures."""
 
@@ -76,11 +76,11 @@ class LogoutOutcome:
         return not self.errors
 
 
-def _transport_options(
+def transport_options(
     tls_verify: bool | None, cert_dir: PathLike | None, timeout: float
 ) -> TransportOptions:
-    from regauth.config.settings import load_settings
-    from regauth.transport.session import TransportOptions
+    """The transport options of one command: its flags plus the daemon's insecure registries."""
+    from regauth.transport.session import TransportOptions  # ssl and socket: only when connecting
 
     settings = load_settings()
     return TransportOptions(
@@ -104,10 +104,14 @@ def verify(
 
     Raises AuthError when refused, TransportError when no endpoint could be reached.
     """
-    from regauth.transport.realms import remember, remembered
-    from regauth.transport.session import endpoint_origin, endpoints_for, open_session, run_flow
+    from regauth.transport.session import (  # ssl and socket: only when connecting
+        endpoint_origin,
+        endpoints_for,
+        open_session,
+        run_flow,
+    )
 
-    options = _transport_options(tls_verify, cert_dir, timeout)
+    options = transport_options(tls_verify, cert_dir, timeout)
     failures: list[str] = []
     for endpoint in endpoints_for(key, options):
         try:
@@ -116,9 +120,7 @@ def verify(
                 session.preconnect(origin)  # the handshakes overlap building the flow
                 token_server = remembered(origin)
                 if token_server is not None and token_server != origin:
-                    session.preconnect(token_server)  # and the ping (_realms)
-                from regauth.registry.flow import login_flow
-
+                    session.preconnect(token_server)  # and the token server remembered for it
                 result = run_flow(session, login_flow(endpoint.url, creds, scopes=scopes), options)
                 others = [o for o in session.origins if o != origin]
                 used = others[0] if len(others) == 1 else None
@@ -203,7 +205,7 @@ def login(
         if changed:
             cfg.set_auth(key, entry)
         if new_store:
-            cfg.data["credsStore"] = new_store
+            cfg.set_key("credsStore", new_store)
             changed = True
         return changed
 
@@ -273,47 +275,10 @@ def get_credentials(
 ) -> Credentials | None:
     """The stored credentials for ``server``, or None.
 
-    Sources, first hit wins (``_authfiles`` module docstring): ``DOCKER_AUTH_CONFIG``,
-    ``authfile`` (else ``$REGISTRY_AUTH_FILE``), config.json (file entry overlaid by its helper),
+    Sources, first hit wins (:mod:`regauth.stores.lookup`): ``DOCKER_AUTH_CONFIG``, ``authfile``
+    (else ``$REGISTRY_AUTH_FILE``), config.json (``credHelpers`` -> ``credsStore`` -> ``auths``),
     podman's ``auth.json`` files.
     Raises ConfigError for a broken config.json or auth file and HelperError when the helper fails.
     """
-    from regauth.config.authfiles import credentials_after_docker, credentials_before_docker
-
-    key = normalise(server)
-    early = credentials_before_docker(key, authfile=authfile)
-    if early is not None:
-        return early.credentials
-    found = docker_config_credentials(key, config=config)
-    if found is not None:
-        return found
-    late = credentials_after_docker(key, authfile=authfile)
-    return late.credentials if late is not None else None
-
-
-def docker_config_credentials(
-    server: str | None = None, *, config: PathLike | None = None
-) -> Credentials | None:
-    """The credentials config.json alone holds for ``server`` (file entry overlaid by its helper).
-
-    Raises ConfigError for a broken config.json and HelperError when the helper fails.
-    """
-    key = normalise(server)
-    path = config_path(config)
-    cfg = load(path)
-    found = find_entry_key(cfg, key)
-    base = (
-        entry_credentials(key, cfg.auths()[found]) if found is not None else Credentials(server=key)
-    )
-    choice = choose_store(cfg, key)
-    if choice.helper is not None:
-        from_helper = open_store(choice, path).get(key)
-        if from_helper is not None:
-            base = Credentials(
-                username=from_helper.username,
-                password=from_helper.password,
-                identity_token=from_helper.identity_token,
-                registry_token=base.registry_token,
-                server=key,
-            )
-    return None if base.is_empty else base
+    found = next(find(normalise(server), config=config, authfile=authfile), None)
+    return None if found is None else found.credentials

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 
-from regauth._record import replace
+from regauth.api.login import get_credentials, transport_options
 from regauth.credentials import Credentials
-from regauth.errors import ProtocolError, RegauthError, TransportError, UsageError
+from regauth.errors import AuthError, ProtocolError, RegauthError, TransportError, UsageError
 from regauth.registry.address import normalise
 from regauth.registry.challenge import find_challenge, parse_www_authenticate
+from regauth.registry.flow import token_flow
 from regauth.registry.messages import HttpRequest
 from regauth.registry.token import Token, sanitise
 
@@ -60,6 +62,7 @@ def token(
     scopes: Sequence[str] = (),
     *,
     config: PathLike | None = None,
+    authfile: PathLike | None = None,
     credentials: Credentials | None = None,
     anonymous: bool = False,
     tls_verify: bool | None = None,
@@ -69,9 +72,10 @@ def token(
 ) -> Token:
     """A bearer token for ``scopes`` on ``server``, obtained with its stored credentials.
 
-    ``credentials`` replaces the stored ones; ``anonymous=True`` asks for an anonymous token when
-    nothing is stored.  The returned token always has ``issued_at`` (the server's, else now).  The
-    identity token is used but never replaced in the store (like Docker).
+    The credentials are those :func:`~regauth.api.login.get_credentials` finds (same sources, same
+    order; ``authfile`` as there).  ``credentials`` replaces the stored ones; ``anonymous=True`` asks
+    for an anonymous token when nothing is stored.  The returned token always has ``issued_at`` (the
+    server's, else now).  The identity token is used but never replaced in the store (like Docker).
 
     Raises:
         UsageError: a malformed scope or server address.
@@ -79,20 +83,24 @@ def token(
         NoTokenAuthError: the registry offers no Bearer auth (Basic only, or none at all).
         ProtocolError / TransportError: the registry or token server could not be used.
     """
-    from regauth.api.login import _transport_options, get_credentials
-    from regauth.errors import AuthError
-    from regauth.registry.flow import token_flow
-    from regauth.transport.session import endpoints_for, open_session, run_flow, send
+    from regauth.transport.session import (  # ssl and socket: only when connecting
+        endpoints_for,
+        open_session,
+        run_flow,
+        send,
+    )
 
     key = normalise(server)
     for scope in scopes:
         check_scope(scope)
-    creds = credentials if credentials is not None else get_credentials(key, config=config)
+    creds = credentials
+    if creds is None:
+        creds = get_credentials(key, config=config, authfile=authfile)
     if creds is None or creds.is_empty:
         if not anonymous:
             raise AuthError(f"not logged in to {key}: run 'regauth login {key}' first")
         creds = Credentials(server=key)
-    options = _transport_options(tls_verify, cert_dir, timeout)
+    options = transport_options(tls_verify, cert_dir, timeout)
     failures: list[str] = []
     for endpoint in endpoints_for(key, options):
         try:

@@ -1,49 +1,35 @@
-"""Auth sources beyond Docker's config.json, read with one documented precedence.  Rule: read only.
+"""Auth sources beyond Docker's config.json: where they are, how they are parsed and matched.
 
-Precedence (first source holding credentials for the registry wins)::
+Rule: read only, no store and no network.  The order in which the sources are consulted is
+:mod:`regauth.stores.lookup`'s (the one lookup chain); this module supplies its parts:
 
-    1. DOCKER_AUTH_CONFIG        environment variable, Docker 28.3 format (docker-behaviour.md §3)
-    2. --authfile FILE           else $REGISTRY_AUTH_FILE (an explicit choice beats defaults)
-    3. Docker's config.json      credHelpers -> credsStore -> auths, exactly as before
-    4. $XDG_RUNTIME_DIR/containers/auth.json   (podman's default, on tmpfs)
-    5. $XDG_CONFIG_HOME/containers/auth.json   (podman's read fallback; ~/.config when unset)
-
-Within one source, :func:`lookup` tries per-repository keys (``host/ns/repo``, podman's format)
-from the most specific to the registry itself; a more specific key in a later source does not beat
-a matching key in an earlier one.  ``credHelpers`` inside podman auth files are not consulted.
-
-``DOCKER_AUTH_CONFIG`` is strict like Docker's: one JSON object ``{"auths": {KEY: {"auth": B64}}}``,
-any other field, a missing ``auth`` or trailing data makes it invalid; Docker then warns and uses
-its normal store, and so does :func:`credentials_before_docker` (a warning is logged).
+* ``DOCKER_AUTH_CONFIG``, strict like Docker's: one JSON object ``{"auths": {KEY: {"auth": B64}}}``;
+  any other field, a missing ``auth`` or trailing data makes it invalid (docs/config-file.md).
+* ``--authfile FILE``, else ``$REGISTRY_AUTH_FILE``; podman's ``auth.json`` files
+  (docs/interop.md, "Auth file locations and precedence").
+* Matching an image reference against podman's per-repository keys (``host/ns/repo``).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from regauth._record import record
 from regauth.config.file import decode_auth, entry_credentials, load
 from regauth.credentials import Credentials
 from regauth.errors import ConfigError, UsageError
 from regauth.registry.address import HUB_KEY, normalise
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING; json, logging, pathlib are imported where needed
-if TYPE_CHECKING:  # (rare paths): `list`, `status` and `get` start faster (issue 6)
-    from collections.abc import Mapping
-
 __all__ = [
     "ENV_DOCKER_AUTH_CONFIG",
     "ENV_REGISTRY_AUTH_FILE",
     "AuthFile",
-    "Found",
-    "auth_files",
     "candidate_keys",
-    "credentials_after_docker",
-    "credentials_before_docker",
     "docker_auth_config",
     "explicit_auth_file",
     "find_in_entries",
-    "lookup",
     "podman_auth_files",
     "read_auth_file",
     "split_reference",
@@ -52,33 +38,16 @@ __all__ = [
 ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
 ENV_REGISTRY_AUTH_FILE = "REGISTRY_AUTH_FILE"
 
-
-
-def _warn(message: str, *args: object) -> None:
-    """A warning through ``logging`` (imported only then: it costs ~10 ms)."""
-    import logging
-
-    logging.getLogger("regauth.authfiles").warning(message, *args)
-
 PathLike = str | os.PathLike[str]
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class AuthFile:
     """One auth file: ``label`` says why it is read (``--authfile``, ``REGISTRY_AUTH_FILE``, ``podman``)."""
 
     label: str
     path: str
     explicit: bool = False
-
-
-@record
-class Found:
-    """A lookup result: the credentials, the stored key that matched and where it came from."""
-
-    credentials: Credentials
-    key: str
-    source: str
 
 
 # --------------------------------------------------------------------------- parsing
@@ -96,8 +65,6 @@ def docker_auth_config(environ: Mapping[str, str] | None = None) -> dict[str, Cr
 
     def bad(why: str) -> ConfigError:
         return ConfigError(f"{ENV_DOCKER_AUTH_CONFIG}: {why}", ENV_DOCKER_AUTH_CONFIG)
-
-    import json  # only when the variable is set
 
     try:
         data = json.loads(text)  # trailing data (a second object) is an error here too
@@ -144,6 +111,9 @@ def read_auth_file(path: PathLike) -> dict[str, Credentials]:
     return result
 
 
+# --------------------------------------------------------------------------- locations
+
+
 def explicit_auth_file(
     authfile: PathLike | None = None, environ: Mapping[str, str] | None = None
 ) -> AuthFile | None:
@@ -169,22 +139,6 @@ def podman_auth_files(environ: Mapping[str, str] | None = None) -> list[AuthFile
     return files
 
 
-def auth_files(
-    authfile: PathLike | None = None, environ: Mapping[str, str] | None = None
-) -> list[AuthFile]:
-    """Every auth file besides config.json, in precedence order, without duplicates."""
-    files = [f for f in [explicit_auth_file(authfile, environ)] if f is not None]
-    files.extend(podman_auth_files(environ))
-    seen: set[str] = set()
-    unique: list[AuthFile] = []
-    for f in files:
-        real = os.path.realpath(f.path)
-        if real not in seen:
-            seen.add(real)
-            unique.append(f)
-    return unique
-
-
 # --------------------------------------------------------------------------- matching
 
 
@@ -203,7 +157,7 @@ def split_reference(reference: str) -> tuple[str, str]:
     """
     if "://" in reference:
         scheme, _, rest = reference.partition("://")
-        host, _, path = rest.partition("/")
+        host = rest.partition("/")[0]
         return normalise(f"{scheme}://{host}"), ""
     name = reference.split("@", 1)[0]
     first, sep, rest = name.partition("/")
@@ -259,96 +213,3 @@ def find_in_entries(
     if host_level:
         return host_level[0], entries[host_level[0]]
     return None
-
-
-def _with_server(creds: Credentials, key: str) -> Credentials:
-    return Credentials(
-        username=creds.username,
-        password=creds.password,
-        identity_token=creds.identity_token,
-        registry_token=creds.registry_token,
-        server=key,
-    )
-
-
-def _env_entries() -> dict[str, Credentials] | None:
-    try:
-        return docker_auth_config()
-    except ConfigError as exc:
-        _warn("%s; it is ignored", exc)
-        return None
-
-
-def _file_entries(auth_file: AuthFile) -> dict[str, Credentials]:
-    try:
-        return read_auth_file(auth_file.path)
-    except ConfigError:
-        if auth_file.explicit:
-            raise
-        _warn("cannot read %s; it is skipped", auth_file.path)
-        return {}
-
-
-def credentials_before_docker(
-    key: str, *, authfile: PathLike | None = None, path: str = ""
-) -> Found | None:
-    """Sources 1-2 of the precedence (``DOCKER_AUTH_CONFIG``, ``--authfile``/``REGISTRY_AUTH_FILE``).
-
-    Raises ConfigError when the explicitly named auth file is broken.
-    """
-    env = _env_entries()
-    if env:
-        hit = find_in_entries(env, key, path)
-        if hit is not None:
-            return Found(_with_server(hit[1], key), hit[0], ENV_DOCKER_AUTH_CONFIG)
-    explicit = explicit_auth_file(authfile)
-    if explicit is not None:
-        hit = find_in_entries(_file_entries(explicit), key, path)
-        if hit is not None:
-            return Found(_with_server(hit[1], key), hit[0], str(explicit.path))
-    return None
-
-
-def credentials_after_docker(
-    key: str, *, authfile: PathLike | None = None, path: str = ""
-) -> Found | None:
-    """Sources 4-5 of the precedence (podman's files); broken files are skipped with a warning."""
-    explicit = explicit_auth_file(authfile)
-    skip = os.path.realpath(explicit.path) if explicit is not None else None
-    for auth_file in podman_auth_files():
-        if skip is not None and os.path.realpath(auth_file.path) == skip:
-            continue
-        hit = find_in_entries(_file_entries(auth_file), key, path)
-        if hit is not None:
-            return Found(_with_server(hit[1], key), hit[0], str(auth_file.path))
-    return None
-
-
-def lookup(
-    reference: str,
-    *,
-    config: PathLike | None = None,
-    authfile: PathLike | None = None,
-) -> Found | None:
-    """The credentials for an image reference or server, across every source (module docstring).
-
-    ``reference`` may be ``host/ns/repo[:tag]``: per-repository keys are tried most specific first.
-    Raises ConfigError (broken config.json or explicit auth file) and HelperError.
-    """
-    from regauth.api.login import docker_config_credentials
-    from regauth.config.file import config_path
-
-    key, path = split_reference(reference)
-    found = credentials_before_docker(key, authfile=authfile, path=path)
-    if found is not None:
-        return found
-    cfg_path = config_path(config)
-    if path:  # per-repository keys in config.json's auths (plaintext entries only)
-        hit = find_in_entries(read_auth_file(cfg_path), key, path)
-        if hit is not None and hit[0] != key and "/" in hit[0] and "://" not in hit[0]:
-            return Found(_with_server(hit[1], key), hit[0], str(cfg_path))
-    docker = docker_config_credentials(key, config=config)
-    if docker is not None:
-        return Found(docker, key, str(cfg_path))
-    return credentials_after_docker(key, authfile=authfile, path=path)
-
