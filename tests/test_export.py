@@ -1,4 +1,4 @@
-"""``regauth export kubernetes`` (issue 5 item 9): the Secret that ``kubectl create secret`` makes."""
+"""``regauth export kubernetes``: the Secret that ``kubectl create secret`` makes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HelperStore: parsing (fake runner) and failures (fake helper programs); docker-behaviour.md §4."""
+"""HelperStore: parsing (fake runner) and failures (fake helper programs); docs/credential-stores.md."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_is_a_store() -> None:
 
 
 def test_get_parses_reply_and_sends_raw_url() -> None:
-    """get: stdin is the raw URL without newline; reply JSON (docker-behaviour.md §4)."""
+    """get: stdin is the raw URL without newline; reply JSON."""
     store, runner = store_with(
         (0, b'{"ServerURL":"h:1","Username":"alice","Secret":"' + SECRET.encode() + b'"}\n')
     )
@@ -57,7 +57,7 @@ def test_get_not_found_is_none() -> None:
 
 
 def test_get_go_pass_empty_reply_is_none() -> None:
-    """Go pass 0.6.4 answers a miss with exit 0 and empty Username/Secret (observed.md §5)."""
+    """Go pass 0.6.4 answers a miss with exit 0 and empty Username/Secret."""
     store, _ = store_with((0, b'{"ServerURL":"h:1","Username":"","Secret":""}\n'))
     assert store.get("h:1") is None
 
@@ -87,7 +87,7 @@ def test_get_garbage_is_helper_error() -> None:
 
 
 def test_store_payload_on_stdin_only() -> None:
-    """store: Go-style JSON + newline on stdin; the secret never in argv (docker-behaviour.md §4)."""
+    """store: Go-style JSON + newline on stdin; the secret never in argv."""
     store, runner = store_with((0, b""))
     store.store(Credentials("alice", SECRET, server="h:1"))
     argv, stdin, _ = runner.calls[0]
@@ -96,7 +96,7 @@ def test_store_payload_on_stdin_only() -> None:
 
 
 def test_store_identity_token_as_token_username() -> None:
-    """An identity token goes as Username <token> (observed.md §4)."""
+    """An identity token goes as Username <token>."""
     store, runner = store_with((0, b""))
     store.store(Credentials("alice", "pw", identity_token="tok", server="h"))
     assert runner.calls[0][1] == b'{"ServerURL":"h","Username":"\\u003ctoken\\u003e","Secret":"tok"}\n'
@@ -111,7 +111,7 @@ def test_store_failure_message_hides_echoed_secret() -> None:
 
 
 def test_erase_asks_get_first_and_skips_missing() -> None:
-    """secretservice exits 0 for a missing entry (observed.md §5): erase must not call it True."""
+    """secretservice exits 0 for a missing entry: erase must not call it True."""
     store, runner = store_with((1, b"credentials not found in native keychain"))
     assert store.erase("h") is False
     assert [c[0][1] for c in runner.calls] == ["get"]
@@ -124,7 +124,7 @@ def test_erase_existing_is_true() -> None:
 
 
 def test_erase_pass_missing_message_is_false() -> None:
-    """Go pass exits 1 `... is not in the password store.` for a missing entry (observed.md §5)."""
+    """Go pass exits 1 `... is not in the password store.` for a missing entry."""
     line = b"exit status 1: Error: docker-credential-helpers/aA== is not in the password store.\n"
     store, _ = store_with((0, b'{"ServerURL":"h","Username":"u","Secret":"s"}'), (1, line))
     assert store.erase("h") is False

@@ -3,7 +3,7 @@
 Go's encoding/json (the Go 0.6.4 helper binaries, built before Go 1.22) escapes ``"`` and ``\\``,
 ``\\n``, ``\\r``, ``\\t`` by name, every other control character (``\\b`` and ``\\f`` too) as
 ``\\u00XX``, ``<``, ``>``, ``&``, U+2028 and U+2029 as ``\\u00XX``/``\\u20XX``; the rest is UTF-8
-(observed.md §5: the get reply).  The real helper is compared in test_helpers_interop.py.
+(the get reply, docs/credential-helpers.md).  The real helper is compared in test_helpers_interop.py.
 """
 
 from __future__ import annotations

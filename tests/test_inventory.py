@@ -1,6 +1,7 @@
-"""``regauth list``, ``status`` and ``logout --all`` (issue 5 items 1-3) with real registries and helpers.
+"""``regauth list``, ``status`` and ``logout --all`` with real registries and helpers.
 
-Store selection and ``GetAllCredentials`` follow docker-behaviour.md §4; Go helper quirks observed.md §5.
+Store selection and ``GetAllCredentials`` follow docs/credential-stores.md; Go helper quirks:
+docs/credential-helpers.md.
 """
 
 from __future__ import annotations

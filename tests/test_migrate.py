@@ -1,7 +1,7 @@
-"""``regauth migrate --to HELPER`` (issue 5 item 8) with the real Go pass helper, killed at random moments.
+"""``regauth migrate --to HELPER`` with the real Go pass helper, killed at random moments.
 
-Helper-backed entries are ``{}`` markers and ``credHelpers`` is read first (docker-behaviour.md §3-§4);
-skopeo honours ``credHelpers`` but not ``credsStore`` (observed.md §6).
+Helper-backed entries are ``{}`` markers and ``credHelpers`` is read first (docs/credential-stores.md);
+skopeo honours ``credHelpers`` but not ``credsStore`` (docs/interop.md).
 """
 
 from __future__ import annotations

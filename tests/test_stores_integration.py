@@ -1,6 +1,6 @@
-"""Store selection with real helpers, Docker CLI 28 and skopeo (issue 3 "Tests").
+"""Store selection with real helpers, Docker CLI 28 and skopeo.
 
-``credsStore``/``credHelpers`` choose like Docker (docker-behaviour.md §4, observed.md §4); Docker and
+``credsStore``/``credHelpers`` choose like Docker (docs/credential-stores.md); Docker and
 regauth share entries through our Python helpers and through the Go helpers; each logout touches only
 its own store; default detection picks a helper only if it works.
 """
@@ -86,7 +86,7 @@ def test_regauth_stores_through_go_helper_docker_logs_out(
     registry_token_http: RegistryStack,
     docker_config_dir: Path,
 ) -> None:
-    """observed.md §4: identity tokens go to the helper as ``<token>``; Docker erases what we stored."""
+    """Docker's way: identity tokens go to the helper as ``<token>``; Docker erases what we stored."""
     stack = registry_token_http
     write_config(docker_config_dir, {"credsStore": helper})
     r = regauth_login(stack, docker_config_dir, env=env_all)
@@ -109,7 +109,7 @@ def test_cred_helpers_each_logout_touches_only_its_store(
     registry_token_http: RegistryStack,
     docker_config_dir: Path,
 ) -> None:
-    """Three registries: one per Go helper, one in the file (docker-behaviour.md §4)."""
+    """Three registries: one per Go helper, one in the file."""
     a, b, c = registry_basic_http, registry_basic_https, registry_token_http
     write_config(docker_config_dir, {"credHelpers": {a.host: "pass", b.host: "secretservice"}, "auths": {}})
     for stack in (a, b, c):
@@ -139,7 +139,7 @@ def test_skopeo_reads_cred_helpers_entries(
     docker_config_dir: Path,
     tmp_path: Path,
 ) -> None:
-    """observed.md §6: skopeo honours ``credHelpers`` (not ``credsStore``)."""
+    """skopeo honours ``credHelpers`` (not ``credsStore``)."""
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
     from tests.support.oci import make_oci_layout, skopeo_push
 
@@ -159,7 +159,7 @@ def test_detection_skips_uninitialised_pass(
     docker_config_dir: Path,
     tmp_path: Path,
 ) -> None:
-    """Docker picks pass when it is merely installed and then fails (observed.md §4); we fall back."""
+    """Docker picks pass when it is merely installed and then fails; we fall back."""
     require(shutil.which("pass") is not None, "pass is not installed")
     require(shutil.which("docker-credential-pass") is not None, "docker-credential-pass missing")
     empty_store = tmp_path / "empty-store"
@@ -206,7 +206,7 @@ def test_missing_helper_is_named_and_logout_fails_truthfully(
 def test_hanging_helper_times_out_from_the_cli(
     isolated_env: object, docker_config_dir: Path, tmp_path: Path
 ) -> None:
-    """A hung helper (Docker waits forever, docker-behaviour.md §4) ends after REGAUTH_HELPER_TIMEOUT."""
+    """A hung helper (Docker waits forever) ends after REGAUTH_HELPER_TIMEOUT."""
     fake_dir = Path(__file__).parent / "fakehelpers"
     write_config(docker_config_dir, {"auths": {"h.example": {}}, "credsStore": "fakehang"})
     before = (docker_config_dir / "config.json").read_bytes()

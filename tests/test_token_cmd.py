@@ -1,8 +1,8 @@
-"""``regauth token`` and ``regauth.token`` against real registries (issue 5 item 4).
+"""``regauth token`` and ``regauth.token`` against real registries.
 
 The fixture token registries restrict user ``limited`` to ``test/a`` (conftest TOKEN_ACL); a token
-scoped to ``repository:test/a:pull`` must be accepted there and refused for ``test/b`` (observed.md
-§2: outside the granted scope → 401 ``insufficient_scope``).
+scoped to ``repository:test/a:pull`` must be accepted there and refused for ``test/b`` (outside
+the granted scope → 401 ``insufficient_scope``, docs/registry-auth.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Helper faults: hangs, crashes, garbage, echoes, missing or not executable (issue 4 item 7).
+"""Helper faults: hangs, crashes, garbage, echoes, missing or not executable.
 
 Each → exit 1 with one clear line, no traceback, no secret, config.json unchanged, bounded time (a hung
 helper and its grandchild are killed after ``REGAUTH_HELPER_TIMEOUT``).  One broken ``credHelpers``
 entry never breaks logins to other registries nor ``get_credentials`` for them.
-Reference: docker-behaviour.md §4 (helper protocol; Go's client has no timeout), observed.md §5.
+Reference: docs/credential-stores.md (helper protocol; Go's client has no timeout),
+docs/credential-helpers.md.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def test_faulty_helper(
     assert SECRET not in output
     assert "Traceback" not in output, output
     if helper == "fakegarbage" and command == "login":
-        # store ignores stdout: exit 0 means stored, as for Docker (docker-behaviour.md §4)
+        # store ignores stdout: exit 0 means stored, as for Docker
         assert done.returncode == 0, output
         return
     assert done.returncode == 1, output

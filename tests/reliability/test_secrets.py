@@ -2,7 +2,7 @@
 ``--debug`` logs, exception messages and reprs checked; config.json 0600 in a 0700 dir under umask 000.
 
 Reference: the project rule "secrets never appear in argv, logs, exception messages, repr" and
-docker-behaviour.md §4 (helpers get secrets on stdin).  /proc sampling is Linux-only.
+docs/credential-stores.md (helpers get secrets on stdin).  /proc sampling is Linux-only.
 """
 
 from __future__ import annotations
