@@ -87,7 +87,9 @@ def test_candidate_keys_most_specific_first() -> None:
     ]  # fmt: skip
 
 
-def test_precedence_of_every_source(isolated_env: IsolatedEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_of_every_source(
+    isolated_env: IsolatedEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """env > --authfile/REGISTRY_AUTH_FILE > config.json > $XDG_RUNTIME_DIR > $XDG_CONFIG_HOME."""
     host = "reg.example:5000"
     runtime = isolated_env.xdg_runtime_dir / "containers" / "auth.json"
@@ -108,14 +110,18 @@ def test_precedence_of_every_source(isolated_env: IsolatedEnv, monkeypatch: pyte
     assert regauth.get_credentials(host).username == "env"  # type: ignore[union-attr]
     # an invalid DOCKER_AUTH_CONFIG is ignored, as Docker does
     monkeypatch.setenv("DOCKER_AUTH_CONFIG", '{"auths":{},"x":1}')
+    caplog.clear()
     assert regauth.get_credentials(host).username == "explicit"  # type: ignore[union-attr]
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == ['DOCKER_AUTH_CONFIG: unknown field "x"; it is ignored']
 
 
 def test_broken_podman_file_is_skipped_but_explicit_file_fails(
-    isolated_env: IsolatedEnv, monkeypatch: pytest.MonkeyPatch
+    isolated_env: IsolatedEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    write(isolated_env.xdg_runtime_dir / "containers" / "auth.json", "{broken")
+    broken = write(isolated_env.xdg_runtime_dir / "containers" / "auth.json", "{broken")
     assert regauth.get_credentials("reg.example") is None
+    assert [r.getMessage() for r in caplog.records] == [f"cannot read {broken}; it is skipped"]
     bad = write(isolated_env.home / "bad.json", "{broken")
     with pytest.raises(ConfigError):
         regauth.get_credentials("reg.example", authfile=bad)

@@ -67,7 +67,7 @@ ENV = "env"
 AUTHFILE = "authfile"
 DOCKER = "docker"
 
-_log = logging.getLogger("regauth.authfiles")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
