@@ -1,6 +1,6 @@
 """One StoreTests suite over every store: MemoryStore, Go helpers 0.6.4, our three helpers.
 
-Go-helper quirks are expected results (observed.md §5), declared per store class.
+Go-helper quirks are expected results (docs/credential-helpers.md), declared per store class.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class TestMemoryStore(StoreTests):
 @pytest.mark.real
 @pytest.mark.usefixtures("with_pass")
 class TestGoPass(StoreTests):
-    """observed.md §5: both usernames kept, get/list pick the alphabetically first."""
+    """Both usernames kept, get/list pick the alphabetically first."""
 
     two_usernames = "keep-first-by-name"
 
@@ -65,7 +65,7 @@ class TestGoPass(StoreTests):
 @pytest.mark.real
 @pytest.mark.usefixtures("with_secretservice")
 class TestGoSecretService(StoreTests):
-    """observed.md §5: both usernames kept as two items, get picks either."""
+    """Both usernames kept as two items, get picks either."""
 
     two_usernames = "keep-any"
 
@@ -96,7 +96,7 @@ class TestRegauthKeyring(StoreTests):
         return HelperStore("regauth-keyring")
 
 
-# -- the protocol's fixed lines, ours vs Go (observed.md §5) ---------------------------------------
+# -- the protocol's fixed lines, ours vs Go (docs/credential-helpers.md) --------------------------
 
 PROGRAMS = [
     ("docker-credential-pass", "with_pass"),
@@ -115,7 +115,7 @@ def _call(program: str, *args: str, stdin: bytes = b"") -> tuple[int, str]:
 @pytest.mark.real
 @pytest.mark.parametrize(("program", "env_fixture"), PROGRAMS)
 def test_protocol_lines(program: str, env_fixture: str, request: pytest.FixtureRequest) -> None:
-    """Usage, unknown action, empty URL, empty username: same lines and codes (observed.md §5)."""
+    """Usage, unknown action, empty URL, empty username: same lines and codes as the Go helpers."""
     request.getfixturevalue(env_fixture)
     assert _call(program) == (1, f"Usage: {program} <store|get|erase|list|version>\n")
     assert _call(program, "get", "extra") == (1, f"Usage: {program} <store|get|erase|list|version>\n")
@@ -133,7 +133,7 @@ def test_protocol_lines(program: str, env_fixture: str, request: pytest.FixtureR
 @pytest.mark.real
 @pytest.mark.parametrize(("program", "env_fixture"), [p for p in PROGRAMS if "regauth" in p[0]])
 def test_ours_get_missing_and_version(program: str, env_fixture: str, request: pytest.FixtureRequest) -> None:
-    """Ours answers a miss with exactly the not-found line, exit 1 (docker-behaviour.md §5)."""
+    """Ours answers a miss with exactly the not-found line, exit 1 (docs/credential-helpers.md)."""
     request.getfixturevalue(env_fixture)
     assert _call(program, "get", stdin=b"never-stored.test") == (
         1,
@@ -146,14 +146,14 @@ def test_ours_get_missing_and_version(program: str, env_fixture: str, request: p
 
 @pytest.mark.real
 def test_go_pass_get_missing_quirk(with_pass: None) -> None:
-    """Go pass 0.6.4 answers a miss with exit 0 and empty fields (observed.md §5)."""
+    """Go pass 0.6.4 answers a miss with exit 0 and empty fields."""
     code, out = _call("docker-credential-pass", "get", stdin=b"never-stored.test")
     assert (code, out) == (0, '{"ServerURL":"never-stored.test","Username":"","Secret":""}\n')
 
 
 @pytest.mark.real
 def test_secretservice_without_bus_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No session bus → one error line, exit 1, no traceback (observed.md §4)."""
+    """No session bus → one error line, exit 1, no traceback."""
     monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
     monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     code, out = _call("docker-credential-regauth-secretservice", "get", stdin=b"h.test")
@@ -164,7 +164,7 @@ def test_secretservice_without_bus_one_line(monkeypatch: pytest.MonkeyPatch) -> 
 def test_pass_not_initialised(
     with_pass: None, tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An uninitialised store refuses to store with `pass not initialized: …` (observed.md §4)."""
+    """An uninitialised store refuses to store with `pass not initialized: …`."""
     monkeypatch.setenv("PASSWORD_STORE_DIR", str(tmp_path))
     code, out = _call(
         "docker-credential-regauth-pass",

@@ -1,4 +1,9 @@
-"""Our helpers and the Go helpers 0.6.4 read each other's entries (observed.md §5)."""
+"""Our helpers and the Go helpers 0.6.4 read each other's entries (docs/credential-helpers.md).
+
+Our secretservice helper is run twice over: as installed (an encrypted session) and with
+``cryptography`` blocked (the ``plain`` fallback); tests/test_helper_secretservice.py checks on the
+bus which session each negotiates.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import pytest
 
 from regauth.helpers.pass_ import encode_server, entry_name
 from tests.support.gpg import pass_env  # noqa: F401
-from tests.support.keyring_env import secretservice_env  # noqa: F401
+from tests.support.keyring_env import secretservice_env, write_plain_helper  # noqa: F401
 from tests.support.require import require
 
 pytestmark = pytest.mark.real
@@ -41,8 +46,11 @@ def penv(pass_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def senv(
     secretservice_env: dict[str, str],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> Iterator[dict[str, str]]:
     _setup(monkeypatch, secretservice_env, "docker-credential-secretservice", "secret-tool")
+    write_plain_helper(str(tmp_path))
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     yield secretservice_env
 
 
@@ -64,12 +72,14 @@ def server() -> str:
 
 GO = {"pass": "docker-credential-pass", "ss": "docker-credential-secretservice"}
 OURS = {"pass": "docker-credential-regauth-pass", "ss": "docker-credential-regauth-secretservice"}
+GO["ss-plain"] = GO["ss"]
+OURS["ss-plain"] = "docker-credential-regauth-secretservice-plain"  # write_plain_helper
 
 
-@pytest.mark.parametrize("kind", ["pass", "ss"])
+@pytest.mark.parametrize("kind", ["pass", "ss", "ss-plain"])
 @pytest.mark.parametrize("direction", ["go-to-ours", "ours-to-go"])
 def test_each_reads_the_other(kind: str, direction: str, request: pytest.FixtureRequest) -> None:
-    """What one writes, the other gets and lists (observed.md §5 layouts)."""
+    """What one writes, the other gets and lists (layouts: docs/credential-helpers.md)."""
     request.getfixturevalue("penv" if kind == "pass" else "senv")
     writer, reader = (GO[kind], OURS[kind]) if direction == "go-to-ours" else (OURS[kind], GO[kind])
     s = server()
@@ -89,7 +99,7 @@ def test_each_reads_the_other(kind: str, direction: str, request: pytest.Fixture
 
 
 def test_pass_layout_modes_and_pass_show(penv: dict[str, str]) -> None:
-    """Our file: <enc>/<user>.gpg, 0600/0700, decrypts to the bare secret (observed.md §5)."""
+    """Our file: <enc>/<user>.gpg, 0600/0700, decrypts to the bare secret (docs/credential-helpers.md)."""
     s = "127.0.0.1:5001"
     run(OURS["pass"], "store", creds(s, "testuser", "testpassword"))
     store = Path(penv["PASSWORD_STORE_DIR"])
@@ -112,7 +122,7 @@ def test_pass_layout_modes_and_pass_show(penv: dict[str, str]) -> None:
 
 
 def test_pass_slash_username(penv: dict[str, str]) -> None:
-    """A '/' in a username keeps one file (dch#162); ours reads it back; pass shows it."""
+    """A '/' in a username keeps one file (the Go helper makes it a directory); ours reads it back."""
     s = server()
     run(OURS["pass"], "store", creds(s, "org/robot", "pw"))
     folder = Path(penv["PASSWORD_STORE_DIR"]) / "docker-credential-helpers" / encode_server(s)
@@ -128,7 +138,7 @@ def test_pass_slash_username(penv: dict[str, str]) -> None:
 
 
 def test_pass_go_two_users_ours_picks_first_by_name(penv: dict[str, str]) -> None:
-    """Go keeps both usernames; ours reads the alphabetically first, like Go (observed.md §5)."""
+    """Go keeps both usernames; ours reads the alphabetically first, like Go."""
     s = server()
     run(GO["pass"], "store", creds(s, "zed", "pz"))
     run(GO["pass"], "store", creds(s, "amy", "pa"))
@@ -150,7 +160,7 @@ def test_pass_list_skips_foreign_directory(penv: dict[str, str]) -> None:
 
 
 def test_secretservice_item_shape(senv: dict[str, str]) -> None:
-    """Our item: label = ServerURL, Docker attributes and schema (observed.md §5)."""
+    """Our item, as secret-tool shows it: label = ServerURL, Docker attributes and schema."""
     s = server()
     run(OURS["ss"], "store", creds(s, "testuser", "testpassword"))
     done = subprocess.run(
@@ -190,7 +200,7 @@ def test_secretservice_go_two_users_ours_deterministic(senv: dict[str, str]) -> 
 
 
 def test_pass_get_reply_bytes_equal_go(penv: dict[str, str]) -> None:
-    """observed.md §5: our ``get`` reply is byte for byte the Go helper's, escapes included
+    """Our ``get`` reply is byte for byte the Go helper's, escapes included
     (``<>&``, U+2028/2029, ``\\b``/``\\f`` as ``\\u00XX``, other control characters, UTF-8 kept)."""
     s = server()
     user = "u<s>er&é"
@@ -203,3 +213,17 @@ def test_pass_get_reply_bytes_equal_go(penv: dict[str, str]) -> None:
     assert ours.stdout == go.stdout
     assert json.loads(ours.stdout) == {"ServerURL": s, "Username": user, "Secret": secret}
     run(OURS["pass"], "erase", s)
+
+
+@pytest.mark.parametrize("kind", ["pass", "ss"])
+def test_lone_surrogate_read_as_go_reads_it(kind: str, request: pytest.FixtureRequest) -> None:
+    """A ``\\ud800`` escape (half a surrogate pair) is stored as U+FFFD, as Go's encoding/json reads it."""
+    request.getfixturevalue("penv" if kind == "pass" else "senv")
+    payload = '{"ServerURL":"%s","Username":"u\\udc00","Secret":"a\\ud800b"}'
+    replies = []
+    for writer in (GO[kind], OURS[kind]):
+        s = server()
+        run(writer, "store", payload % s)
+        replies.append(run(GO[kind], "get", s).replace(s, "SERVER"))
+        run(GO[kind], "erase", s)
+    assert replies[0] == replies[1] == '{"ServerURL":"SERVER","Username":"u\ufffd","Secret":"a\ufffdb"}\n'

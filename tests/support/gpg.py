@@ -1,4 +1,4 @@
-"""Throwaway GnuPG home + initialised pass store (observed.md §7).  Rule: stop what we start."""
+"""Throwaway GnuPG home + initialised pass store (docs/testing.md).  Rule: stop what we start."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Private D-Bus session bus + unlocked gnome-keyring (observed.md §7).  Rule: stop ours by pid."""
+"""Private D-Bus session bus + unlocked gnome-keyring (docs/testing.md).  Rule: stop ours by pid."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,7 +16,22 @@ import pytest
 
 from tests.support.require import require
 
-__all__ = ["secretservice_env", "start_secretservice", "stop_secretservice"]
+__all__ = [
+    "KEYRING_PASSWORD",
+    "PLAIN_HELPER_CODE",
+    "secretservice_env",
+    "start_secretservice",
+    "stop_secretservice",
+    "write_plain_helper",
+]
+
+KEYRING_PASSWORD = b"regauth-test-keyring"  # the login keyring's password (unlocks it again)
+# Our secretservice helper in a process where `cryptography` cannot be imported: it must fall
+# back to a `plain` session.  Arguments follow the code as for the helper itself.
+PLAIN_HELPER_CODE = (
+    "import sys; sys.modules['cryptography'] = None; "
+    "from regauth.helpers.secretservice import main; sys.exit(main())"
+)
 
 _state: dict[str, object] = {"refs": 0, "env": None, "pids": [], "dir": None}
 
@@ -55,7 +71,7 @@ def start_secretservice(base: str) -> tuple[dict[str, str], list[int]]:
         start_new_session=True,
     )  # fmt: skip
     assert keyring.stdin is not None
-    keyring.stdin.write(b"regauth-test-keyring")
+    keyring.stdin.write(KEYRING_PASSWORD)
     keyring.stdin.close()
     pids.append(keyring.pid)
     deadline = time.monotonic() + 20
@@ -77,6 +93,15 @@ def stop_secretservice(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ChildProcessError):  # dbus-daemon forked: not our child
             os.waitpid(pid, 0)
+
+
+def write_plain_helper(folder: str) -> str:
+    """Write ``folder/docker-credential-regauth-secretservice-plain`` (see PLAIN_HELPER_CODE); its path."""
+    path = os.path.join(folder, "docker-credential-regauth-secretservice-plain")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f'#!/bin/sh\nexec "{sys.executable}" -c "{PLAIN_HELPER_CODE}" "$@"\n')
+    os.chmod(path, 0o755)
+    return path
 
 
 @pytest.fixture(scope="session")

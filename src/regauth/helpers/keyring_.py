@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from regauth.helpers.serve import Backend, BackendError, serve
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
 
 __all__ = ["INDEX_SERVICE", "INDEX_USER", "NAME", "KeyringBackend", "main", "service_name"]
 
@@ -37,13 +36,17 @@ def service_name(server: str) -> str:
 class KeyringBackend(Backend):
     """Docker credentials in the default ``keyring`` back-end."""
 
+    program = NAME
+
     def __init__(self) -> None:
         self._kr: Any = None
 
     def _keyring(self) -> Any:
         if self._kr is None:
-            import keyring
-
+            try:
+                import keyring
+            except ImportError:
+                raise BackendError("the keyring package is missing: pip install 'regauth[keyring]'") from None
             self._kr = keyring
         return self._kr
 
@@ -119,7 +122,7 @@ class KeyringBackend(Backend):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``docker-credential-regauth-keyring``."""
-    return serve(KeyringBackend, NAME, argv)
+    return serve(KeyringBackend(), argv)
 
 
 if __name__ == "__main__":

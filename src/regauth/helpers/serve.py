@@ -1,17 +1,19 @@
-"""The server side of the credential-helper protocol.  Rule: import almost nothing (no HTTP stack).
+"""The server side of the credential-helper protocol, shared by the bundled helpers.
 
-``serve`` is the whole protocol (docker-behaviour.md §5, observed.md §5): one action in argv,
-the request on stdin, the reply or exactly one error line on stdout.  Back-ends implement
-:class:`Backend` (add / get / delete / list on (server, username, secret)).
-
-Every helper process pays for what this module imports, so it stays at ``os``/``sys`` plus the
-shared wire format; back-ends import their heavier libraries inside their methods.
+The protocol is docker-credential-helpers' (github.com/docker/docker-credential-helpers, see
+docs/credential-helpers.md): one action in argv, the request on stdin, the reply or exactly one
+error line on stdout, exit code 0 or 1.  A helper is a :class:`Backend` plus a one-line ``main``
+that calls :func:`serve`.  Back-ends import their libraries when they first need them, so that
+``version`` or a usage error costs nothing.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+from typing import TYPE_CHECKING
 
+from regauth._version import __version__
 from regauth.stores.wire import (
     ERR_NO_SERVER,
     ERR_NO_USERNAME,
@@ -21,14 +23,14 @@ from regauth.stores.wire import (
     encode_list,
 )
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from typing import BinaryIO
 
 __all__ = ["Backend", "BackendError", "serve"]
 
-_MAX_ERROR = 500
+_MAX_ERROR = 500  # characters of an error line: a back-end's message must not flood the caller
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BackendError(Exception):
@@ -37,6 +39,12 @@ class BackendError(Exception):
 
 class Backend:
     """What a helper back-end implements.  Methods raise :class:`BackendError` on failure."""
+
+    #: The helper's program name, shown in the usage and version lines.
+    program = "docker-credential-regauth"
+    #: True when the back-end leaves nothing to clean up at exit (no atexit handlers, nothing
+    #: buffered), so the helper process may end without interpreter finalisation.
+    exit_fast = False
 
     def add(self, server: str, username: str, secret: str) -> None:
         """Store ``secret`` for (``server``, ``username``), replacing the server's entry."""
@@ -54,126 +62,90 @@ class Backend:
         """Every stored server -> username."""
         raise NotImplementedError
 
-
-def _usage(name: str) -> str:
-    return f"Usage: {name} <store|get|erase|list|version>"
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("regauth")
-    except Exception:  # not installed as a distribution
-        return "unknown"
-
-
-def _one_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:_MAX_ERROR]
-
-
-def _read_request(stdin: BinaryIO) -> str:
-    data = stdin.read()
-    # Go reads line by line and joins the lines without their newlines (docker-behaviour.md §5).
-    return b"".join(data.splitlines()).decode("utf-8")
-
-
-def _act(backend_factory: Callable[[], Backend], action: str, stdin: BinaryIO) -> bytes:
-    """Run one action; returns the reply bytes or raises BackendError with the error line."""
-    try:
-        request = _read_request(stdin)
-    except UnicodeDecodeError:
-        raise BackendError("request is not valid UTF-8") from None
-    if action == "store":
-        try:
-            server, username, secret = decode_creds(request)
-        except ValueError as exc:
-            raise BackendError(str(exc)) from None
-        if not server:
-            raise BackendError(ERR_NO_SERVER)
-        if not username:
-            raise BackendError(ERR_NO_USERNAME)
-        backend_factory().add(server, username, secret)
-        return b""
-    if action == "list":
-        return encode_list(backend_factory().list())
-    server = request.strip()
-    if not server:
-        raise BackendError(ERR_NO_SERVER)
-    if action == "get":
-        found = backend_factory().get(server)
-        if found is None:
-            raise BackendError(ERR_NOT_FOUND)
-        return encode_creds(server, found[0], found[1])
-    backend_factory().delete(server)  # erase
-    return b""
+    def close(self) -> None:
+        """Release what the actions opened (called once the action is done)."""
 
 
 def serve(
-    backend_factory: Callable[[], Backend],
-    name: str,
+    store: Backend,
     argv: Sequence[str] | None = None,
     stdin: BinaryIO | None = None,
     stdout: BinaryIO | None = None,
-    *,
-    fast_exit: bool = False,
 ) -> int:
-    """Run one helper invocation; returns the exit code.
+    """Run one helper invocation against ``store``; returns the exit code.
 
-    Args:
-        backend_factory: builds the back-end (called only for store/get/erase/list).
-        name: the program name shown in usage and version lines.
-        argv: the arguments after the program name (default ``sys.argv[1:]``).
-        stdin, stdout: binary streams (default the process's).
-        fast_exit: as the helper process itself (``argv`` None), end the process once the reply
-            is flushed, without interpreter finalization (~4 ms of a ~30 ms ``get``; see
-            ``_exit``).  Only for back-ends with nothing to clean up at exit.
+    ``argv`` holds the arguments after the program name.  With ``argv`` None this is the helper
+    process itself: argv, stdin and stdout are the process's, and when ``store.exit_fast`` the
+    process ends here once the reply is flushed (see ``regauth._exit``).
     """
-    code = _serve(backend_factory, name, argv, stdin, stdout)
-    if fast_exit and argv is None:
+    inp = sys.stdin.buffer if stdin is None else stdin
+    out = sys.stdout.buffer if stdout is None else stdout
+    code, reply = _run(store, list(sys.argv[1:] if argv is None else argv), inp)
+    out.write(reply)
+    out.flush()
+    if argv is None and store.exit_fast:
         from regauth._exit import exit_process
 
         return exit_process(code)
     return code
 
 
-def _serve(
-    backend_factory: Callable[[], Backend],
-    name: str,
-    argv: Sequence[str] | None,
-    stdin: BinaryIO | None,
-    stdout: BinaryIO | None,
-) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    out = sys.stdout.buffer if stdout is None else stdout
-    inp = sys.stdin.buffer if stdin is None else stdin
-
-    def say(line: str) -> None:
-        out.write(line.encode("utf-8", "replace") + b"\n")
-        out.flush()
-
+def _run(store: Backend, args: list[str], stdin: BinaryIO) -> tuple[int, bytes]:
+    """(exit code, bytes for stdout) of one invocation."""
+    usage = f"Usage: {store.program} <store|get|erase|list|version>\n".encode()
     if len(args) != 1:
-        say(_usage(name))
-        return 1
+        return 1, usage
     action = args[0]
     if action in ("version", "-v", "--version"):
-        say(f"{name} (regauth) {_version()}")
-        return 0
+        return 0, f"{store.program} (regauth) {__version__}\n".encode()
     if action in ("-h", "--help"):
-        say(_usage(name))
-        return 0
+        return 0, usage
     if action not in ("store", "get", "erase", "list"):
-        say(f"Unknown credential action `{action}`")  # observed.md §5 (0.6.4 wording)
-        return 1
+        return 1, _line(f"Unknown credential action `{action}`")  # the Go helpers' wording
     try:
-        reply = _act(backend_factory, action, inp)
+        return 0, _act(store, action, stdin)
     except BackendError as exc:
-        say(_one_line(str(exc)) or "unknown error")
-        return 1
-    except Exception as exc:  # a back-end bug must still give one line, never a traceback
-        say(_one_line(f"{type(exc).__name__}: {exc}"))
-        return 1
-    out.write(reply)
-    out.flush()
-    return 0
+        return 1, _line(str(exc) or "unknown error")
+    except Exception as exc:  # a back-end bug still gives one line, never a traceback
+        return 1, _line(f"{type(exc).__name__}: {exc}")
+    finally:
+        store.close()
+
+
+def _line(text: str) -> bytes:
+    lines = text.strip().splitlines()
+    return (lines[0][:_MAX_ERROR] if lines else "unknown error").encode("utf-8", "replace") + b"\n"
+
+
+def _act(store: Backend, action: str, stdin: BinaryIO) -> bytes:
+    # As the Go helpers do, read every line and join them without their line breaks.
+    try:
+        request = b"".join(stdin.read().splitlines()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BackendError("request is not valid UTF-8") from None
+    if action == "store":
+        try:
+            fields = decode_creds(request)
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
+        # A JSON escape of half a surrogate pair is no character: Go's encoding/json, and so the
+        # Go helpers, read it as U+FFFD.
+        server, username, secret = (_LONE_SURROGATE.sub("\ufffd", field) for field in fields)
+        if not server:
+            raise BackendError(ERR_NO_SERVER)
+        if not username:
+            raise BackendError(ERR_NO_USERNAME)
+        store.add(server, username, secret)
+        return b""
+    if action == "list":
+        return encode_list(store.list())
+    server = request.strip()
+    if not server:
+        raise BackendError(ERR_NO_SERVER)
+    if action == "get":
+        found = store.get(server)
+        if found is None:
+            raise BackendError(ERR_NOT_FOUND)
+        return encode_creds(server, found[0], found[1])
+    store.delete(server)  # erase
+    return b""
