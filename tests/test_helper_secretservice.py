@@ -315,6 +315,22 @@ def test_get_picks_newest_of_several(bus: DBusConnection, secretservice_env: dic
     assert _call(bus, ROOT, SERVICE, "SearchItems", "a{ss}", {"server": server}) == ([], [])
 
 
+@pytest.mark.real
+def test_nul_in_server_or_username(secretservice_env: dict[str, str]) -> None:  # noqa: F811
+    """D-Bus strings cannot carry NUL: one line, before anything reaches the bus (which would drop us)."""
+    line = "a server URL or username with a NUL character cannot be stored in D-Bus\n"
+    bad_server = b'{"ServerURL":"a\\u0000b","Username":"u","Secret":"s"}'
+    bad_user = b'{"ServerURL":"nul.example","Username":"u\\u0000","Secret":"s"}'
+    assert _helper("store", bad_server, secretservice_env) == (1, line)
+    assert _helper("store", bad_user, secretservice_env) == (1, line)
+    assert _helper("get", b"a\0b", secretservice_env) == (1, line)
+    assert _helper("erase", b"a\0b", secretservice_env) == (1, line)
+    secret_with_nul = b'{"ServerURL":"nul.example","Username":"u","Secret":"s\\u0000x"}'
+    assert _helper("store", secret_with_nul, secretservice_env) == (0, "")  # a byte array: fine
+    assert _helper("get", b"nul.example", secretservice_env) == (0, secret_with_nul.decode() + "\n")
+    assert _helper("erase", b"nul.example", secretservice_env) == (0, "")
+
+
 # -- no usable bus: one line on stdout, exit 1 ---------------------------------------------------------
 def _fake_bus(reply: bytes) -> tuple[str, threading.Thread, Callable[[], None]]:
     """A Unix socket that answers the client's AUTH line with ``reply``, then waits for it to hang up."""

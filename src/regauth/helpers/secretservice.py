@@ -138,6 +138,12 @@ class Session:
             raise BackendError("a secret from the Secret Service does not decrypt") from None
 
 
+def _check_text(*texts: str) -> None:
+    """D-Bus strings cannot hold NUL (the bus drops a client that sends one): refuse up front."""
+    if any("\0" in text for text in texts):
+        raise BackendError("a server URL or username with a NUL character cannot be stored in D-Bus")
+
+
 def _have_cryptography() -> bool:
     try:
         import cryptography.hazmat.primitives.ciphers
@@ -245,6 +251,7 @@ class SecretServiceBackend(Backend):
 
     def _server_items(self, server: str) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
         """The Docker items of ``server``, and which of their paths are locked."""
+        _check_text(server)
         unlocked, locked = self._search({"server": server, "docker_cli": "1"})
         return self._docker_items(unlocked + locked), locked
 
@@ -259,6 +266,7 @@ class SecretServiceBackend(Backend):
     # -- Backend ---------------------------------------------------------------------------------
     def add(self, server: str, username: str, secret: str) -> None:
         """Create (or replace) the item of server+username; delete the server's other items."""
+        _check_text(server, username)
         collection = self._default_collection()
         attrs = {
             "label": LABEL,
