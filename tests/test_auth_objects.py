@@ -1,9 +1,9 @@
-"""``RegistryAuth`` (requests) and ``HttpxRegistryAuth`` against real registries (issue 5 item 10).
+"""``RegistryAuth`` (requests) and ``HttpxRegistryAuth`` against real registries.
 
-An image ``test/hello:1`` is pushed with skopeo from an OCI layout (observed.md §6); the auth objects
+An image ``test/hello:1`` is pushed with skopeo from an OCI layout (docs/interop.md); the auth objects
 then pull its manifest.  Token requests are counted on the fixture token server to prove caching and
-the scope upgrade on ``insufficient_scope`` (observed.md §2: a scope not granted → 401
-``insufficient_scope``).
+the scope upgrade on ``insufficient_scope`` (a scope not granted → 401 ``insufficient_scope``, see
+docs/registry-auth.md).
 """
 
 from __future__ import annotations
@@ -269,3 +269,80 @@ def test_import_regauth_loads_neither_requests_nor_httpx() -> None:
         "assert issubclass(cls, httpx.Auth)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+_WITHOUT_REQUESTS = """
+import json, ssl, sys
+sys.modules["requests"] = None  # import requests now fails, as on a machine without it
+import httpx
+import regauth, regauth.auth
+try:
+    regauth.auth.RegistryAuth
+except ImportError as exc:
+    message = str(exc)
+else:
+    raise SystemExit("RegistryAuth imported without requests")
+url, ca, user, password = sys.argv[1:5]
+auth = regauth.auth.HttpxRegistryAuth(user, password)
+with httpx.Client(auth=auth, verify=ssl.create_default_context(cafile=ca)) as client:
+    first = client.get(url, headers={"Accept": sys.argv[5]})
+    second = client.get(url, headers={"Accept": sys.argv[5]})
+print(json.dumps({"message": message, "status": [first.status_code, second.status_code],
+                  "history": [len(first.history), len(second.history)],
+                  "requests": "requests" in sys.modules and sys.modules["requests"] is not None}))
+"""
+
+
+def test_httpx_works_without_requests(registry_token_https: RegistryStack, pushed: str) -> None:
+    """With requests not importable, HttpxRegistryAuth still pulls (and RegistryAuth says what is missing)."""
+    pytest.importorskip("httpx")
+    stack = registry_token_https
+    before = len(_token_requests(stack))
+    argv = [_manifest_url(stack), str(stack.ca_path), stack.username, stack.password, OCI_MANIFEST]
+    proc = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_REQUESTS, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["status"] == [200, 200]
+    assert report["history"][0] > 0 and report["history"][1] == 0  # the token was sent up front
+    assert not report["requests"]
+    assert "needs requests" in report["message"]
+    made = _token_requests(stack)[before:]
+    assert [r["scopes"] for r in made] == [[f"repository:{IMAGE}:pull"]]  # cached for the second GET
+
+
+def test_token_redirects_follow_the_transport_policy() -> None:
+    """A realm redirecting to another host: requests and httpx follow it, without the credentials."""
+    from tests.reliability.fakes import FakeServer, reply
+
+    other = FakeServer(lambda req, fake: reply(req, 200, b'{"token": "tok-1"}'))
+    realm = FakeServer(
+        lambda req, fake: reply(req, 307, b"", [("Location", f"http://localhost:{other.port}/t")])
+    )
+
+    def registry(req: Any, fake: FakeServer) -> None:
+        if req.headers.get("Authorization") == "Bearer tok-1":
+            reply(req, 200, b"{}")
+        else:
+            challenge = f'Bearer realm="{realm.url}/token",service="fake",scope="repository:a:pull"'
+            reply(req, 401, b"{}", [("WWW-Authenticate", challenge)])
+
+    reg = FakeServer(registry)
+    httpx = pytest.importorskip("httpx")
+    from regauth.auth import HttpxRegistryAuth
+
+    try:
+        pulled = requests.get(f"{reg.url}/v2/a/tags/list", auth=RegistryAuth("u", "p"), timeout=5)
+        assert pulled.status_code == 200
+        with httpx.Client(auth=HttpxRegistryAuth("u", "p"), timeout=5) as client:
+            assert client.get(f"{reg.url}/v2/a/tags/list").status_code == 200
+    finally:
+        for server in (reg, realm, other):
+            server.stop()
+    assert len(realm.seen) == 2 and all("authorization" in seen.headers for seen in realm.seen)
+    assert len(other.seen) == 2 and all("authorization" not in seen.headers for seen in other.seen)

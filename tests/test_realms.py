@@ -1,4 +1,4 @@
-"""The token-server cache and the background connect (issue 6 item 7: a login over a slow link).
+"""The token-server cache and the background connect (what makes a login over a slow link shorter).
 
 A token login needs two hosts.  With the token server remembered from the last login, its TCP + TLS
 handshakes overlap the registry ping; credentials still go only where this login's challenge says.

@@ -193,10 +193,13 @@ def test_redirect_to_another_host_drops_authorization() -> None:
 
 
 def test_redirect_loop_and_downgrade_are_refused() -> None:
-    with fake_server(reply(b"HTTP/1.1 302 Found\r\nLocation: /v2/\r\nContent-Length: 0\r\n\r\n")) as (
-        port,
-        _,
-    ), pytest.raises(TransportError, match="redirect loop"):
+    with (
+        fake_server(reply(b"HTTP/1.1 302 Found\r\nLocation: /v2/\r\nContent-Length: 0\r\n\r\n")) as (
+            port,
+            _,
+        ),
+        pytest.raises(TransportError, match="redirect loop"),
+    ):
         get(f"http://127.0.0.1:{port}/v2/")
 
 
@@ -235,7 +238,7 @@ def test_proxy_refusal_is_reported() -> None:
 def test_one_connection_per_host_per_login(
     name: str, connections: int, request: pytest.FixtureRequest
 ) -> None:
-    """Docker opens a connection per request (issue 6); we reuse one per host: ping, token, verify."""
+    """Docker opens a connection per request; we reuse one per host: ping, token, verify."""
     stack: RegistryStack = request.getfixturevalue(name)
     endpoint = endpoints_for(stack.host, OPTIONS)[0 if stack.tls else 1]
     creds = Credentials(stack.username, stack.password, server=stack.host)

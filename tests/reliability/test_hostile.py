@@ -1,10 +1,10 @@
 """Hostile registries and token servers (fakes): each → a clear one-line error, exit 1, no secret.
 
-Scenarios from issue 4 item 4: malformed and 1 MB ``WWW-Authenticate``, several challenges, a plain-HTTP
+Scenarios: malformed and 1 MB ``WWW-Authenticate``, several challenges, a plain-HTTP
 Bearer realm for an HTTPS registry (refused), a realm on another host (only over HTTPS), a redirect to
 another host (no ``Authorization`` forwarded: the fake records headers), redirect loops, servers that
 trickle bytes (``--timeout 2``), token JSON that is garbage, huge or without a token, 5xx answers, and
-servers that echo the password back.  Reference: docker-behaviour.md §2 "Flow", "Bearer token", "HTTP".
+servers that echo the password back.  The behaviour expected is described in docs/registry-auth.md.
 """
 
 from __future__ import annotations

@@ -40,12 +40,16 @@ def __getattr__(name: str) -> Any:
         try:
             from regauth.auth.requests import RegistryAuth
         except ImportError as exc:
-            raise ImportError("regauth.auth.RegistryAuth needs requests: pip install 'regauth[requests]'") from exc
+            raise ImportError(
+                "regauth.auth.RegistryAuth needs requests: pip install 'regauth[requests]'"
+            ) from exc
         return RegistryAuth
     if name == "HttpxRegistryAuth":
         try:
             from regauth.auth.httpx import HttpxRegistryAuth
         except ImportError as exc:
-            raise ImportError("regauth.auth.HttpxRegistryAuth needs httpx: pip install 'regauth[httpx]'") from exc
+            raise ImportError(
+                "regauth.auth.HttpxRegistryAuth needs httpx: pip install 'regauth[httpx]'"
+            ) from exc
         return HttpxRegistryAuth
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

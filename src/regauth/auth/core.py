@@ -29,7 +29,7 @@ from regauth.registry.token import Token, basic_auth_header
 from regauth.transport.connection import MAX_BODY_BYTES
 from regauth.transport.redirects import follow_flow, origin
 
-__all__ = ["USER_AGENT", "Core", "CoreAuth", "PathLike", "merge_scopes", "MAX_BODY_BYTES"]
+__all__ = ["MAX_BODY_BYTES", "USER_AGENT", "Core", "CoreAuth", "PathLike", "merge_scopes"]
 
 log = logging.getLogger("regauth.auth")
 
@@ -206,7 +206,8 @@ class CoreAuth:
         config: PathLike | None = None,
         client_id: str = DEFAULT_CLIENT_ID,
     ) -> None:
-        self._core = Core(_make_credentials(credentials, username, password, identity_token), config, client_id)
+        fixed = _make_credentials(credentials, username, password, identity_token)
+        self._core = Core(fixed, config, client_id)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

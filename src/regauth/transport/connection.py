@@ -217,7 +217,8 @@ class Connection:
             try:
                 tls = self.context.wrap_socket(sock, server_hostname=self.host)
             except OSError as exc:  # ssl.SSLError and certificate errors are OSErrors
-                raise HttpError(f"TLS handshake with {self.host}:{self.port}: {handshake_error(exc)}") from None
+                reason = handshake_error(exc)
+                raise HttpError(f"TLS handshake with {self.host}:{self.port}: {reason}") from None
             return _Wire(tls, self.timeout, deadline)
         except BaseException:
             sock.close()

@@ -2,7 +2,7 @@
 
 A token login talks to two hosts: the registry (ping, then the check with the token) and the token
 server its ``WWW-Authenticate`` challenge names.  Over a slow link the second TCP + TLS handshake
-costs two round trips after the ping (issue 6 item 7).  With the token server remembered, a login
+costs two round trips after the ping.  With the token server remembered, a login
 opens that connection while it pings the registry; credentials still go only where this ping's
 challenge says, and a remembered host the challenge no longer names only ever saw a handshake.
 
@@ -13,8 +13,12 @@ writing it is ignored: it never fails or slows down a login by more than a faile
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+
+from regauth.config.save import write_atomic
+from regauth.errors import ConfigError
 
 __all__ = ["MAX_ENTRIES", "cache_path", "remember", "remembered"]
 
@@ -40,11 +44,9 @@ def cache_path() -> str | None:
 
 
 def _read(path: str) -> dict[str, str]:
-    from regauth.config.file import loads
-
     try:
         with open(path, "rb") as fh:
-            data = loads(fh.read(1 << 16).decode("utf-8"))
+            data = json.loads(fh.read(1 << 16).decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
@@ -75,10 +77,7 @@ def remember(registry: str, token_server: str | None) -> None:
         known[registry] = token_server  # last: the most recent use
     while len(known) > MAX_ENTRIES:
         del known[next(iter(known))]
-    from regauth.config.file import dumps, write_atomic
-    from regauth.errors import ConfigError
-
     try:
-        write_atomic(path, dumps(known).encode("utf-8"))
+        write_atomic(path, json.dumps(known, indent="\t").encode("utf-8"))
     except ConfigError:
         pass  # a cache: never fail a login over it

@@ -14,6 +14,7 @@ import os
 import ssl
 import sys
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from regauth.errors import TransportError
 
@@ -60,11 +61,6 @@ def client_context(verify: bool, cert_dirs: Sequence[str]) -> ssl.SSLContext:
     return ctx
 
 
-def _sibling(name: str, old: str, new: str) -> str:
-    """``name`` with its ``old`` suffix replaced by ``new`` (a bare ``.cert`` has no stem to keep)."""
-    return (name[: -len(old)] if name != old else name) + new
-
-
 def load_host_dir(ctx: ssl.SSLContext, host_dir: str, verify: bool) -> None:
     """certs.d rules: ``*.crt`` CAs (when verifying), ``*.cert`` + ``*.key`` client pairs."""
     try:
@@ -77,7 +73,7 @@ def load_host_dir(ctx: ssl.SSLContext, host_dir: str, verify: bool) -> None:
             if name.endswith(".crt") and verify:
                 ctx.load_verify_locations(cafile=path)
             elif name.endswith(".cert"):
-                key_name = _sibling(name, ".cert", ".key")
+                key_name = PurePath(name).with_suffix(".key").name
                 key = os.path.join(host_dir, key_name)
                 if not os.path.exists(key):
                     raise TransportError(
@@ -86,7 +82,7 @@ def load_host_dir(ctx: ssl.SSLContext, host_dir: str, verify: bool) -> None:
                     )
                 ctx.load_cert_chain(path, key)
             elif name.endswith(".key"):
-                cert_name = _sibling(name, ".key", ".cert")
+                cert_name = PurePath(name).with_suffix(".cert").name
                 if not os.path.exists(os.path.join(host_dir, cert_name)):
                     raise TransportError(f"missing client certificate {cert_name} for key {path}")
         except OSError as exc:  # ssl.SSLError is an OSError
@@ -109,6 +105,4 @@ def handshake_error(exc: OSError) -> str:
 
 
 # OpenSSL reasons for a handshake that found no protocol version both sides accept
-_OLD_PROTOCOL = frozenset(
-    {"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE"}
-)
+_OLD_PROTOCOL = frozenset({"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE"})
