@@ -98,7 +98,7 @@ def _copy_metadata(fd: int, target: str) -> None:
     As Docker: the owner is copied only when uid and gid are both above 0, and a refusal (not
     permitted) is ignored, so the file then belongs to the writer with the old mode.
     """
-    if not hasattr(os, "fchmod"):  # Windows: no mode bits or owners to copy
+    if sys.platform == "win32":  # no POSIX mode bits or owners to copy
         return
     try:
         old = os.stat(target)
@@ -108,7 +108,7 @@ def _copy_metadata(fd: int, target: str) -> None:
         os.fchmod(fd, 0o600)  # os.open's mode is masked by the umask
         return
     os.fchmod(fd, stat.S_IMODE(old.st_mode))
-    if old.st_uid > 0 and old.st_gid > 0:
+    if hasattr(os, "fchown") and old.st_uid > 0 and old.st_gid > 0:
         try:
             os.fchown(fd, old.st_uid, old.st_gid)
         except OSError:
