@@ -203,8 +203,12 @@ def _expired_cert(ca: CA, directory: Path, names: tuple[str, ...]) -> tuple[Path
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=30))
         .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(  # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a CA reference is required
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
         .sign(ca.key, hashes.SHA256())
     )
     cert_path, key_path = directory / "expired.crt", directory / "expired.key"
