@@ -77,18 +77,19 @@ class _Wire:
         self._files = 0
         self._closed = False
 
-    def _arm(self) -> None:
+    def arm(self) -> None:
+        """Give the next socket operation the time left (at most ``timeout``); TimeoutError if none."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("deadline passed")
         self.sock.settimeout(min(self.timeout, remaining))
 
     def sendall(self, data: bytes) -> None:
-        self._arm()
+        self.arm()
         self.sock.sendall(data)
 
     def recv_into(self, buffer: memoryview) -> int:
-        self._arm()
+        self.arm()
         count = self.sock.recv_into(buffer)
         if _QUICKACK is not None:
             try:
@@ -177,7 +178,10 @@ class Connection:
         self.proxy = proxy
         self.connects = 0  # TCP connections opened (tests and benchmarks read it)
         self.preconnected = False  # a request used the socket a preconnect() opened
-        self._client = _Client(self)
+        try:
+            self._client = _Client(self)
+        except (ValueError, http.client.HTTPException):  # http.client refuses control characters
+            raise HttpError(f"invalid host name {host!r}") from None
         self._lock = threading.Lock()
         self._attempt: _Attempt | None = None
 
@@ -195,7 +199,8 @@ class Connection:
         """
         host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
         try:
-            sock = socket.create_connection((host, port), timeout=max(0.001, deadline - time.monotonic()))
+            timeout = max(0.001, min(self.timeout, deadline - time.monotonic()))
+            sock = socket.create_connection((host, port), timeout=timeout)
         except TimeoutError:
             raise HttpError(f"connect to {host}:{port}: timed out") from None
         except socket.gaierror as exc:
@@ -213,10 +218,10 @@ class Connection:
                 self._tunnel(wire, self.proxy)
             if self.context is None:
                 return wire
-            wire._arm()
             try:
+                wire.arm()
                 tls = self.context.wrap_socket(sock, server_hostname=self.host)
-            except OSError as exc:  # ssl.SSLError and certificate errors are OSErrors
+            except (OSError, ValueError) as exc:  # ssl.SSLError, certificate errors, deadline, bad name
                 reason = handshake_error(exc)
                 raise HttpError(f"TLS handshake with {self.host}:{self.port}: {reason}") from None
             return _Wire(tls, self.timeout, deadline)

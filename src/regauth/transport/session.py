@@ -186,13 +186,16 @@ class Session:
         if conn is None:
             if scheme == "https" and self._ctx is None:
                 self._ctx = _ssl_context(self.endpoint, self.options)
-            conn = Connection(
-                host,
-                port,
-                context=self._ctx if scheme == "https" else None,
-                timeout=self.options.timeout,
-                proxy=proxy_for(scheme, host, port),
-            )
+            try:
+                conn = Connection(
+                    host,
+                    port,
+                    context=self._ctx if scheme == "https" else None,
+                    timeout=self.options.timeout,
+                    proxy=proxy_for(scheme, host, port),
+                )
+            except HttpError as exc:
+                raise TransportError(f"{origin}: {exc}") from None
             self._conns[key] = conn
         return conn
 
@@ -208,7 +211,11 @@ class Session:
         except ValueError:
             return
         if parts.scheme in ("http", "https") and parts.hostname:
-            self.connection(parts.scheme, parts.hostname, port, used=False).preconnect()
+            try:
+                conn = self.connection(parts.scheme, parts.hostname, port, used=False)
+            except TransportError:
+                return  # a request there would meet the same error, and report it
+            conn.preconnect()
 
     def close(self) -> None:
         """Close every connection."""

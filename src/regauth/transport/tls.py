@@ -89,7 +89,7 @@ def load_host_dir(ctx: ssl.SSLContext, host_dir: str, verify: bool) -> None:
             raise TransportError(f"cannot load {path}: {exc}") from None
 
 
-def handshake_error(exc: OSError) -> str:
+def handshake_error(exc: OSError | ValueError) -> str:
     """A one-line reason for a failed TLS handshake (no traceback, no OpenSSL source location)."""
     verify_message = getattr(exc, "verify_message", None)
     if verify_message:
@@ -101,7 +101,9 @@ def handshake_error(exc: OSError) -> str:
         return reason.lower().replace("_", " ")
     if isinstance(exc, TimeoutError):
         return "timed out"
-    return exc.strerror or str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 # OpenSSL reasons for a handshake that found no protocol version both sides accept
