@@ -169,6 +169,23 @@ def test_close_does_not_wait_for_a_hanging_handshake() -> None:
         assert time.monotonic() - started < 5  # not the 30 s handshake timeout
 
 
+def test_a_failed_tls_preconnect_leaves_no_socket_open() -> None:
+    """The handshake times out in the background thread: its socket is closed, the error reported."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("counts open descriptors through /proc")
+    with socket.socket() as listener:  # the kernel completes the TCP handshake; nobody ever answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        before = set(os.listdir("/proc/self/fd"))
+        conn = Connection("127.0.0.1", port, context=ssl.create_default_context(), timeout=0.3)
+        conn.preconnect()
+        with pytest.raises(HttpError, match=r"TLS handshake with 127\.0\.0\.1:\d+: timed out"):
+            conn.request("GET", "/", [("Host", "x")], b"", deadline=time.monotonic() + 2)
+        assert not conn.preconnected and conn.connects == 1
+        assert set(os.listdir("/proc/self/fd")) == before
+
+
 # --------------------------------------------------------------------------- logins
 
 
