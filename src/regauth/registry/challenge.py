@@ -1,35 +1,30 @@
-"""WWW-Authenticate parsing (RFC 7235).  Rule: pure, linear-time, never raises on server input.
+"""WWW-Authenticate parsing (RFC 7235 section 4.1).  Rule: pure, linear-time, never raises on server input.
 
-Better than Docker's parser (docker-behaviour.md §2 "WWW-Authenticate parsing"), which takes one
-challenge per header value and stops at the first malformed pair:
+More lenient than Docker's parser (distribution's ``registry/client/auth/challenge``, see
+docs/registry-auth.md), which takes one challenge per header value and stops at the first
+malformed pair:
 
 * several challenges in one value (``Basic realm="x", Bearer realm="y",service="z"``) and across
-  values; scheme case ignored (``bEaReR`` → ``bearer``), parameter names lower-cased;
+  values; scheme case ignored (``bEaReR`` -> ``bearer``), parameter names lower-cased;
 * values are tokens or quoted strings with backslash escapes; ``realm=""`` is an empty value;
 * a token68 (``Negotiate abc==``) is accepted and its value ignored;
 * duplicate parameters: the first wins;
 * a malformed element (a stray character, a parameter before any scheme, a value with control
-  characters, ``key=`` with no value) is skipped up to the next top-level comma and parsing goes on;
-  an unterminated quoted string ends its header value.  Nothing here ever raises.
+  characters, ``key=`` with no value) is skipped up to the next comma outside quotes and parsing
+  goes on; an unterminated quoted string ends its header value.
 
 Work is bounded: at most :data:`MAX_CHALLENGES` challenges, :data:`MAX_PARAMS` parameters per
-challenge and :data:`MAX_ELEMENTS` elements in all are looked at; every scan is a C string method
-(``find``, ``lstrip``, ``replace``) moving forward, over windows that grow geometrically where it
-looks ahead, so a 1 MB header costs time linear in its size.  The scanner is hand-written, not a
-set of regular expressions, because ``import re`` costs ~17 ms of every ``regauth login``
-(issue 6); tests/test_challenge_oracle.py keeps the regex version as the oracle it must match.
+challenge and :data:`MAX_ELEMENTS` elements in all are looked at, and every regular expression
+below is unambiguous (each character can be matched only one way), so a hostile 1 MB header costs
+time linear in its size.
 """
 
 from __future__ import annotations
 
-from regauth._record import field, record
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from types import MappingProxyType as _MappingProxy
-else:
-    _MappingProxy = type(type.__dict__)  # types.MappingProxyType, without importing types
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 __all__ = [
     "MAX_CHALLENGES",
@@ -44,36 +39,36 @@ MAX_CHALLENGES = 64
 MAX_PARAMS = 64
 MAX_ELEMENTS = 1024
 
-# RFC 7230 tchar; token68 characters (without the '=' padding); optional whitespace.  Sets for
-# str.lstrip, which tries them in order: the usual characters first.
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-_TCHARS = _ALNUM + "!#$%&'*+-.^_`|~"
-_T68CHARS = _ALNUM + "-._~+/"
-_OWS = " \t"
-_SEP = " \t,"
-_DROP_BAD = dict.fromkeys([*range(0x09), *range(0x0A, 0x20), 0x7F])  # str.translate: delete these
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # RFC 7230 token (tchar)
+# A quoted string in the "unrolled loop" form: plain runs between escape pairs.  The obvious
+# ``"(?:[^"\\]|\\.)*"`` means the same but is slower, and nesting ``+`` inside ``*`` would backtrack
+# exponentially on an unterminated string.
+_QUOTED_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+
+_SEPARATORS = re.compile(r"[ \t,]*")
+_SCHEME_OR_NAME = re.compile(_TOKEN)
+_EQUALS = re.compile(r"[ \t]*=[ \t]*")
+_VALUE = re.compile(f"({_TOKEN})|({_QUOTED_STRING})", re.DOTALL)
+# token68 (RFC 7235 section 2.1) after a scheme; it counts only when a comma or the end follows.
+_TOKEN68 = re.compile(r"[ \t]*[A-Za-z0-9\-._~+/]+=*[ \t]*")
+# A malformed element: text up to the next comma, quoted strings (which may hold commas) included.
+_ELEMENT = re.compile(f'[^",]*(?:{_QUOTED_STRING}[^",]*)*', re.DOTALL)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab: header injection
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Challenge:
-    """One authentication challenge: ``scheme`` lower-case, ``params`` with lower-case names."""
+    """One authentication challenge: ``scheme`` lower-case, ``params`` (read-only) with lower-case names."""
 
     scheme: str
     params: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "params", _MappingProxy(dict(self.params)))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
     def __hash__(self) -> int:
-        return hash((self.scheme, tuple(sorted(self.params.items()))))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Challenge):
-            return NotImplemented
-        return self.scheme == other.scheme and dict(self.params) == dict(other.params)
-
-    def __repr__(self) -> str:
-        return f"Challenge({self.scheme!r}, {dict(self.params)!r})"
+        return hash((self.scheme, frozenset(self.params.items())))
 
     @property
     def realm(self) -> str:
@@ -88,148 +83,78 @@ class Challenge:
 
 def find_challenge(challenges: Iterable[Challenge], scheme: str) -> Challenge | None:
     """The first challenge of ``scheme`` (case-insensitive), or None."""
-    lscheme = scheme.lower()
-    for challenge in challenges:
-        if challenge.scheme == lscheme:
-            return challenge
-    return None
+    wanted = scheme.lower()
+    return next((challenge for challenge in challenges if challenge.scheme == wanted), None)
 
 
-class _Budget:
-    __slots__ = ("left",)
+def _end_of(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where the match of ``pattern`` (one that may be empty) at ``pos`` ends."""
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
+def _skip_element(text: str, pos: int) -> int:
+    """Where the malformed element at ``pos`` ends: the next comma outside quotes, or the end."""
+    end = _end_of(_ELEMENT, text, pos)
+    return len(text) if text.startswith('"', end) else end  # an unterminated quote runs to the end
+
+
+class _Parser:
+    """Challenges of successive header values, within the budget of elements."""
 
     def __init__(self) -> None:
-        self.left = MAX_ELEMENTS
+        self.challenges: list[tuple[str, dict[str, str]]] = []
+        self.elements_left = MAX_ELEMENTS
 
-    def take(self) -> bool:
-        self.left -= 1
-        return self.left >= 0
+    def take_element(self) -> bool:
+        self.elements_left -= 1
+        return self.elements_left >= 0
 
-
-def _span(text: str, pos: int, chars: str) -> int:
-    """The end of the run of ``chars`` starting at ``pos`` (``pos`` itself if there is none)."""
-    n = len(text)
-    size = 32
-    while pos < n:
-        chunk = text[pos : pos + size]
-        rest = chunk.lstrip(chars)
-        pos += len(chunk) - len(rest)
-        if rest:
-            return pos
-        size *= 2  # a long run: bigger chunks keep the total work linear
-    return pos
-
-
-def _quote_end(text: str, start: int) -> int:
-    """The index of the quote closing the quoted string opened at ``text[start]``, or -1."""
-    quote = text.find('"', start + 1)
-    if quote < 0 or text[quote - 1] != "\\":
-        return quote  # the usual case: no backslash before the first quote
-    # Backslashes pair from the left (each escapes the next character); once the escaped
-    # backslashes and escaped quotes are blanked out, the first quote left is the closing one.
-    # Windows of growing size keep a long string linear; a quote found inside a window is
-    # decided by the characters before it, which the window holds.
-    size = 256
-    while True:
-        window = text[start + 1 : start + 1 + size]
-        quote = window.replace("\\\\", "__").replace('\\"', "__").find('"')
-        if quote >= 0:
-            return start + 1 + quote
-        if start + 1 + size >= len(text):
-            return -1
-        size *= 4
-
-
-def _unescape(content: str) -> str:
-    """A quoted string's content with each ``\\x`` replaced by ``x``.
-
-    ``content`` comes from a terminated quoted string, so its backslashes pair up from the left:
-    split at the escaped backslashes, each piece's remaining backslashes escape the next character.
-    """
-    if "\\" not in content:
-        return content
-    return "\\".join([piece.replace("\\", "") for piece in content.split("\\\\")])
-
-
-def _bad_value(value: str) -> bool:
-    """True when ``value`` holds a control character other than tab (header injection)."""
-    if value.isprintable():  # the usual case, checked in C; every control character is unprintable
-        return False
-    return len(value.translate(_DROP_BAD)) != len(value)
-
-
-def _skip(text: str, pos: int) -> int:
-    """Skip a malformed element: the next top-level comma (or the end); quotes run to their end."""
-    comma = text.find(",", pos)
-    while True:
-        quote = text.find('"', pos)
-        if quote < 0 or 0 <= comma < quote:
-            return comma if comma >= 0 else len(text)
-        end = text.find('"', quote + 1)
-        if end >= 0 and text[end - 1] == "\\":
-            end = _quote_end(text, quote)  # an escape: the slower, exact search
-        if end < 0:
-            return len(text)  # an unterminated quote runs to the end
-        pos = end + 1
-        if 0 <= comma < pos:
-            comma = text.find(",", pos)  # that comma was inside the quotes
-
-
-def _parse_one(text: str, out: list[tuple[str, dict[str, str]]], budget: _Budget) -> None:
-    """Parse one header value, appending ``(scheme, params)`` pairs to ``out``."""
-    n = len(text)
-    pos = 0
-    current: dict[str, str] | None = None  # params of out[-1], or None when no open challenge
-    while pos < n:
-        if len(out) > MAX_CHALLENGES or not budget.take():
-            return
-        pos = _span(text, pos, _SEP)  # separators: whitespace and commas
-        if pos >= n:
-            return
-        token_end = _span(text, pos, _TCHARS)
-        if token_end == pos:
-            pos = max(_skip(text, pos), pos + 1)  # stray character: skip this element
-            continue
-        after = _span(text, token_end, _OWS)
-        if after < n and text[after] == "=":
-            # auth-param: token OWS "=" OWS ( token / quoted-string )
-            vstart = _span(text, after + 1, _OWS)
-            value: str | None = None
-            end = vstart
-            if vstart < n and text[vstart] == '"':
-                end = _quote_end(text, vstart)
-                if end < 0:
-                    return  # unterminated quoted string: the rest of the value is inside it
-                value = _unescape(text[vstart + 1 : end])
-                end += 1
-            else:
-                vend = _span(text, vstart, _TCHARS)
-                if vend > vstart:
-                    value = text[vstart:vend]
-                    end = vend
-            if value is None or current is None or _bad_value(value):
-                pos = _skip(text, end)  # malformed param, or a param outside any challenge
+    def parse(self, text: str) -> None:
+        """Parse one header value, appending its ``(scheme, params)`` pairs."""
+        n = len(text)
+        pos = 0
+        current: dict[str, str] | None = None  # params of the challenge being read, if any
+        while pos < n:
+            if len(self.challenges) > MAX_CHALLENGES or not self.take_element():
+                return
+            pos = _end_of(_SEPARATORS, text, pos)
+            if pos == n:
+                return
+            token = _SCHEME_OR_NAME.match(text, pos)
+            if token is None:  # a stray character
+                pos = max(_skip_element(text, pos), pos + 1)
                 continue
-            name = text[pos:token_end].lower()
-            if name not in current and len(current) < MAX_PARAMS:
-                current[name] = value
-            pos = end
-            continue
-        # A new challenge: auth-scheme, then SP, a comma or the end.
-        if token_end < n and text[token_end] not in _SEP:
-            current = None
-            pos = _skip(text, token_end)
-            continue
-        current = {}
-        out.append((text[pos:token_end].lower(), current))
-        pos = after
-        t68 = _span(text, pos, _T68CHARS)
-        if t68 > pos:
-            t68 = _span(text, _span(text, t68, "="), _OWS)
-            if t68 == n or text[t68] == ",":
-                # token68 (or a malformed ``key=``): no scheme regauth speaks uses it; skip it.
-                # Parameters after it still attach to this challenge (lenient).
-                pos = t68
+            equals = _EQUALS.match(text, token.end())
+            if equals is not None:  # auth-param = token BWS "=" BWS ( token / quoted-string )
+                value = _VALUE.match(text, equals.end())
+                if value is None:
+                    if text.startswith('"', equals.end()):
+                        return  # an unterminated quoted string: the rest of the value is inside it
+                    pos = _skip_element(text, equals.end())
+                    continue
+                pos = value.end()
+                unquoted = value[1] if value[1] is not None else _ESCAPED.sub(r"\1", value[2][1:-1])
+                if current is None or _CONTROL.search(unquoted):
+                    pos = _skip_element(text, pos)  # a parameter outside any challenge, or a bad value
+                    continue
+                name = token[0].lower()
+                if name not in current and len(current) < MAX_PARAMS:
+                    current[name] = unquoted
+                continue
+            # A new challenge: the auth-scheme, then whitespace, a comma or the end.
+            if token.end() < n and text[token.end()] not in " \t,":
+                current = None
+                pos = _skip_element(text, token.end())
+                continue
+            current = {}
+            self.challenges.append((token[0].lower(), current))
+            pos = token.end()
+            token68 = _TOKEN68.match(text, pos)
+            if token68 is not None and (token68.end() == n or text[token68.end()] == ","):
+                # No scheme regauth speaks uses a token68: skip it.  Parameters after it still
+                # attach to this challenge (lenient).
+                pos = token68.end()
 
 
 def parse_www_authenticate(values: Iterable[str]) -> list[Challenge]:
@@ -237,12 +162,10 @@ def parse_www_authenticate(values: Iterable[str]) -> list[Challenge]:
 
     Never raises: malformed parts are skipped (see the module docstring).
     """
-    out: list[tuple[str, dict[str, str]]] = []
-    budget = _Budget()
+    parser = _Parser()
     for value in values:
-        if len(out) >= MAX_CHALLENGES or not budget.take():
+        if len(parser.challenges) >= MAX_CHALLENGES or not parser.take_element():
             break
-        if not isinstance(value, str):
-            continue
-        _parse_one(value, out, budget)
-    return [Challenge(scheme, params) for scheme, params in out[:MAX_CHALLENGES]]
+        if isinstance(value, str):
+            parser.parse(value)
+    return [Challenge(scheme, params) for scheme, params in parser.challenges[:MAX_CHALLENGES]]
