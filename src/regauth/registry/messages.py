@@ -1,20 +1,15 @@
 """HTTP request/response descriptions exchanged between the sans-I/O flows and a transport.
 
-Rule: no I/O here.  Their repr never shows Authorization headers or bodies (they may hold secrets).
-
-Also the two URL helpers the flows need, :func:`split_url` and :func:`form_encode`: ``urlsplit``
-and ``urlencode`` for the plain http(s) URLs of a login, without importing ``urllib.parse`` (which
-pulls in ``re``, ``ipaddress``, ``functools``...: ~20 ms of every ``regauth login``, issue 6).
-Anything unusual still goes to ``urllib.parse``, imported then.
+Rule: no I/O here.  Their repr never shows header values or bodies (they may hold secrets).
+Also the two URL helpers the flows and the transport share: :func:`split_url` and
+:func:`form_encode`.
 """
 
 from __future__ import annotations
 
-from regauth._record import field, record
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
 
 __all__ = [
     "BadPortError",
@@ -31,14 +26,11 @@ Headers = tuple[tuple[str, str], ...]
 
 def first_header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     """The first value of header ``name`` (case-insensitive) among ``(name, value)`` pairs, or None."""
-    lname = name.lower()
-    for key, value in headers:
-        if key.lower() == lname:
-            return value
-    return None
+    wanted = name.lower()
+    return next((value for key, value in headers if key.lower() == wanted), None)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HttpRequest:
     """One request a flow wants sent.  ``body`` is already encoded (form bodies included)."""
 
@@ -56,7 +48,7 @@ class HttpRequest:
         return first_header(self.headers, name)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HttpResponse:
     """One response the transport got.  ``headers`` keeps every value of repeated headers."""
 
@@ -71,17 +63,17 @@ class HttpResponse:
 
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (case-insensitive), in order."""
-        lname = name.lower()
-        return [value for key, value in self.headers if key.lower() == lname]
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
 
     def header(self, name: str) -> str | None:
         """First value of header ``name`` (case-insensitive), or None."""
         return first_header(self.headers, name)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class SplitUrl:
-    """``urllib.parse.urlsplit``'s fields, with ``hostname`` and the checked ``port`` computed."""
+    """``urllib.parse.urlsplit``'s fields, with ``hostname`` and the checked ``port``."""
 
     scheme: str
     netloc: str
@@ -97,17 +89,12 @@ class BadPortError(ValueError):
 
 
 def split_url(url: str) -> SplitUrl:
-    """What ``urlsplit(url)`` gives, ``port`` included.
+    """``urlsplit(url)``, ``hostname`` and ``port`` included.
 
     Raises:
         ValueError: as ``urlsplit(url)`` would (a bad IPv6 literal, say).
         BadPortError: a ValueError, as ``urlsplit(url).port`` would (not a number in 0-65535).
     """
-    plain = _split_plain(url)
-    if plain is not None:
-        return plain
-    from urllib.parse import urlsplit  # rare path: IPv6 literal, non-ASCII, odd characters...
-
     parts = urlsplit(url)
     try:
         port = parts.port
@@ -116,55 +103,12 @@ def split_url(url: str) -> SplitUrl:
     return SplitUrl(parts.scheme, parts.netloc, parts.path, parts.query, parts.fragment, parts.hostname, port)
 
 
-def _split_plain(url: str) -> SplitUrl | None:
-    """``split_url`` of a lower-case ``http(s)://`` URL of printable ASCII without brackets,
-    ``%`` in the host or a bad port; None for anything else (``urllib.parse`` decides those)."""
-    if url.startswith("https://"):
-        scheme = "https"
-    elif url.startswith("http://"):
-        scheme = "http"
-    else:
-        return None
-    if not (url.isascii() and url.isprintable()) or " " in url:
-        return None  # urlsplit strips or removes some whitespace and control characters
-    rest = url[len(scheme) + 3 :]
-    end = len(rest)
-    for delimiter in "/?#":
-        found = rest.find(delimiter, 0, end)
-        if found >= 0:
-            end = found
-    netloc, rest = rest[:end], rest[end:]
-    host, _, port_text = netloc.rpartition("@")[2].partition(":")
-    if "[" in netloc or "]" in netloc or "%" in host:
-        return None
-    port: int | None = None
-    if port_text:
-        if not port_text.isdigit() or int(port_text) > 65535:
-            return None
-        port = int(port_text)
-    fragment = query = ""
-    if "#" in rest:
-        rest, fragment = rest.split("#", 1)
-    if "?" in rest:
-        rest, query = rest.split("?", 1)
-    return SplitUrl(scheme, netloc, rest, query, fragment, host.lower() or None, port)
-
-
-# What urllib.parse.quote_plus(safe="") leaves as it is; space becomes "+", other bytes %XX.
-_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
-
-
 def form_encode(pairs: Iterable[tuple[str, str]]) -> str:
-    """``urllib.parse.urlencode(pairs)`` for ``str`` pairs (UTF-8, ``quote_plus``).
+    """``application/x-www-form-urlencoded`` text of ``pairs``, in order (UTF-8, space as ``+``).
+
+    This is also the encoding of Go's ``url.Values.Encode`` for keys given in sorted order.
 
     Raises:
-        UnicodeEncodeError: a lone surrogate, as ``urlencode`` would.
+        UnicodeEncodeError: a lone surrogate.
     """
-    return "&".join(f"{_form_quote(key)}={_form_quote(value)}" for key, value in pairs)
-
-
-def _form_quote(text: str) -> str:
-    raw = text.encode("utf-8")
-    if not raw.translate(None, _UNRESERVED):
-        return text  # only unreserved characters: the usual case
-    return "".join([chr(b) if b in _UNRESERVED else "+" if b == 0x20 else f"%{b:02X}" for b in raw])
+    return urlencode(list(pairs))

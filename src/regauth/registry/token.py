@@ -1,34 +1,26 @@
 """Bearer token requests and responses, registry error rendering.  Rule: pure, no I/O.
 
-Source: docker-behaviour.md §2 "Bearer token" (distribution's auth/session.go and client/errors.go,
-described there); observed.md §2 "Token endpoint as clients saw it", §3.2, §3.4.
+How Docker (distribution's ``registry/client/auth/session.go`` and ``registry/client/errors.go``)
+asks for tokens and renders errors, and what token servers answer: docs/registry-auth.md.
 
 Server-supplied text in any message is stripped of control characters and cut to
 :data:`MAX_SERVER_TEXT` characters; known secrets passed in ``secrets=`` are masked; a message never
 contains a token or password.
-
-A login goes through here, so this module imports none of ``base64``, ``json``, ``re``,
-``urllib.parse`` or ``datetime`` (issue 6: together ~40 ms of every ``regauth login``): their C
-halves (``binascii``, ``_json``, ``_datetime``) and plain string methods do the work, and
-``json.loads`` is only imported to report a body that is not JSON.
 """
 
 from __future__ import annotations
 
-import binascii
+import base64
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from regauth._record import field, record
-from regauth.config.cjson import make_scanner, scan_document
 from regauth.credentials import Credentials, redact
 from regauth.errors import AuthError, ProtocolError, UsageError
 from regauth.registry.challenge import parse_www_authenticate
 from regauth.registry.messages import HttpRequest, HttpResponse, SplitUrl, form_encode, split_url
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
-    from datetime import datetime
-    from typing import Any
 
 __all__ = [
     "MAX_BODY",
@@ -83,28 +75,15 @@ _CODE_MESSAGES = {
 _STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 429: "TOOMANYREQUESTS"}
 _BEARER_ERRORS = {"invalid_token": "UNAUTHORIZED", "insufficient_scope": "DENIED"}
 
-# The control characters sanitise() replaces, as str.translate tables: to NUL, and deleted.
-_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
-_CONTROL_TO_NUL = dict.fromkeys(_CONTROLS, 0)
-_DROP_CONTROL = dict.fromkeys(_CONTROLS)
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, DEL, C1, line/paragraph separators
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # what may follow "Bearer " in an Authorization header
+# RFC 3339 date-time (section 5.6), ASCII digits only: date, time, fraction, zone.
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
 
 
-class _JsonDefaults:
-    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder``: the defaults of ``json.loads``."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    array_hook = None  # read by Python 3.15+
-    parse_float = float
-    parse_int = int
-    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
-
-
-_scan_json = make_scanner(_JsonDefaults)  # type: ignore[arg-type]  # duck-typed like JSONDecoder
-
-
-@record
+@dataclass(frozen=True, slots=True)
 class Token:
     """A token server's answer.  ``access_token`` and ``refresh_token`` never appear in repr."""
 
@@ -125,8 +104,6 @@ class Token:
 
     def expires_at(self, now: datetime) -> datetime:
         """When the access token expires: ``issued_at`` (or ``now``) + ``expires_in``."""
-        from datetime import timedelta
-
         return (self.issued_at or now) + timedelta(seconds=self.expires_in)
 
 
@@ -135,10 +112,7 @@ def sanitise(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    if not text.isprintable():  # every control character is unprintable: usually nothing to do
-        # each run of control characters becomes one space (runs at the ends are stripped anyway)
-        text = " ".join(filter(None, text.translate(_CONTROL_TO_NUL).split("\x00")))
-    text = text.strip()
+    text = _CONTROLS.sub(" ", text).strip()
     if len(text) > MAX_SERVER_TEXT:
         text = text[:MAX_SERVER_TEXT] + "…"
     return text
@@ -159,11 +133,7 @@ def basic_auth_header(username: str, password: str) -> str:
     if ":" in username:
         raise UsageError("a username must not contain ':'")
     raw = f"{username}:{password}".encode()
-    return "Basic " + binascii.b2a_base64(raw, newline=False).decode("ascii")
-
-
-def _has_control(text: str) -> bool:
-    return not text.isprintable() and len(text.translate(_DROP_CONTROL)) != len(text)
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def _realm_parts(realm: str) -> SplitUrl:
@@ -173,7 +143,7 @@ def _realm_parts(realm: str) -> SplitUrl:
         raise ProtocolError(f"invalid token realm {sanitise(realm)!r}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ProtocolError(f"invalid token realm {sanitise(realm)!r}: not an http(s) URL")
-    if _has_control(realm) or " " in realm:
+    if _CONTROLS.search(realm) or " " in realm:
         raise ProtocolError(f"invalid token realm {sanitise(realm)!r}")
     return parts
 
@@ -199,7 +169,7 @@ def token_get_request(
 ) -> HttpRequest:
     """``GET realm?...`` for a token, with HTTP Basic when ``creds`` has a username and password.
 
-    Query keys are sorted like Go's ``url.Values.Encode`` (observed.md §3.2): ``account`` (only with
+    Query keys are sorted like Go's ``url.Values.Encode`` (docs/registry-auth.md): ``account`` (only with
     username and password), ``client_id``, ``offline_token=true``, ``scope`` (repeated),
     ``service`` (if any).  A realm's own query string is kept, its fragment dropped.
 
@@ -231,7 +201,7 @@ def token_refresh_request(
 ) -> HttpRequest:
     """``POST realm`` with an OAuth2 ``refresh_token`` grant (form body, Content-Length framed).
 
-    Form keys as Docker sends them (docker-behaviour.md §2): ``client_id``, ``grant_type``,
+    Form keys as Docker sends them (docs/registry-auth.md): ``client_id``, ``grant_type``,
     ``refresh_token``, ``scope`` (space-joined, may be empty), ``service``.
 
     Raises:
@@ -249,59 +219,24 @@ def token_refresh_request(
     return HttpRequest("POST", url, headers, form_encode(form).encode("ascii"))
 
 
-def _rfc3339_fields(value: str) -> tuple[str, ...] | None:
-    """``YYYY-MM-DD[Tt ]hh:mm:ss[.f{1,9}](Z|z|±hh:mm)``: (year, month, day, hour, minute, second,
-    fraction or "", zone), or None.  Digits are any Unicode decimal digits (like ``\\d``)."""
-    if len(value) < 20:
-        return None
-    for at in (4, 7):
-        if value[at] != "-":
-            return None
-    if value[10] not in "Tt " or value[13] != ":" or value[16] != ":":
-        return None
-    fields = value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], value[17:19]
-    if not all(f.isdecimal() for f in fields):
-        return None
-    rest = value[19:]
-    frac = ""
-    if rest[0] == ".":
-        digits = 1
-        while digits < min(len(rest), 11) and rest[digits].isdecimal():  # 10 digits are too many
-            digits += 1
-        frac, rest = rest[1:digits], rest[digits:]
-        if not 1 <= len(frac) <= 9:
-            return None
-    if rest in ("Z", "z"):
-        return (*fields, frac, rest)
-    if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":" and (rest[1:3] + rest[4:6]).isdecimal():
-        return (*fields, frac, rest)
-    return None
-
-
 def _parse_time(value: object) -> datetime | None:
+    """An RFC 3339 ``issued_at`` as an aware datetime (cut to microseconds), else None.
+
+    ``datetime.fromisoformat`` reads the normalised text: before Python 3.11 it accepts neither
+    ``Z`` nor more than six fraction digits.  The pattern bounds the fraction to nine digits, so
+    a hostile value costs nothing.
+    """
     if not isinstance(value, str):
         return None
-    parsed = _rfc3339_fields(value)
-    if parsed is None:
+    match = _RFC3339.fullmatch(value)
+    if match is None:
         return None
-    year, month, day, hour, minute, second, frac, zone = parsed
-    if TYPE_CHECKING:
-        from datetime import datetime, timedelta, timezone
-    else:
-        try:  # the C types the datetime module re-exports: importing datetime costs start-up time
-            from _datetime import datetime, timedelta, timezone
-        except ImportError:  # pragma: no cover - an interpreter without the C module
-            from datetime import datetime, timedelta, timezone
-
+    date, time, fraction, zone = match.groups()
+    microseconds = (fraction or "")[:6].ljust(6, "0")
+    offset = "+00:00" if zone in ("Z", "z") else zone
     try:
-        if zone in ("Z", "z"):
-            tz = timezone.utc
-        else:
-            sign = -1 if zone[0] == "-" else 1
-            tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-        micro = int((frac or "0").ljust(6, "0")[:6])
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz)
-    except ValueError:
+        return datetime.fromisoformat(f"{date}T{time}.{microseconds}{offset}")
+    except ValueError:  # a month 13, a February 30, an offset of 24 hours...
         return None
 
 
@@ -314,30 +249,14 @@ def _expires(value: object) -> int:
     return max(seconds, MIN_EXPIRES_IN)
 
 
-def _json_loads(body: bytes) -> Any:
-    """``json.loads(body)``: same value, same exceptions (``ValueError``, ``RecursionError``).
-
-    The C scanner ``json`` itself uses, on the UTF-8 text ``json.detect_encoding`` would pick; a
-    body that is not JSON, or in UTF-16/32, is handed to ``json.loads`` for its exact answer.
-    """
-    if body[:1] not in (b"\x00", b"\xef", b"\xfe", b"\xff") and body[1:2] != b"\x00":  # UTF-8
-        try:
-            value, whole = scan_document(_scan_json, body.decode("utf-8", "surrogatepass"))
-        except ValueError:  # json.loads gives the same answer, worded as it words it
-            whole = False
-        if whole:
-            return value
-    import json  # rare path: the error message, or a UTF-16/32 body
-
-    return json.loads(body)
-
-
-def _load_json(body: bytes) -> Any:
+def _json_document(body: bytes) -> object:
+    """The JSON value of ``body`` (UTF-8, -16 or -32, as ``json.loads`` detects), or None when it
+    is larger than :data:`MAX_BODY` or not JSON."""
     if len(body) > MAX_BODY:
-        raise ProtocolError(f"token response too large ({len(body)} bytes, limit {MAX_BODY})")
+        return None
     try:
-        return _json_loads(body)
-    except (ValueError, RecursionError):
+        return json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the C stack allows
         return None
 
 
@@ -350,12 +269,7 @@ def registry_errors(body: bytes, secrets: Iterable[str] = ()) -> tuple[str, ...]
 
     Unknown shapes give ``()``; never raises for any body.
     """
-    if len(body) > MAX_BODY:
-        return ()
-    try:
-        doc = _json_loads(body)
-    except (ValueError, RecursionError):
-        return ()
+    doc = _json_document(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("errors"), list):
         return ()
     secrets = tuple(secrets)
@@ -373,19 +287,14 @@ def registry_errors(body: bytes, secrets: Iterable[str] = ()) -> tuple[str, ...]
 
 
 def _details(body: bytes, secrets: Iterable[str]) -> str:
-    if len(body) > MAX_BODY:
-        return ""
-    try:
-        doc = _json_loads(body)
-    except (ValueError, RecursionError):
-        return ""
+    doc = _json_document(body)
     if isinstance(doc, dict) and isinstance(doc.get("details"), str):
         return sanitise(doc["details"], secrets)
     return ""
 
 
 def auth_error(resp: HttpResponse, secrets: Iterable[str] = ()) -> AuthError:
-    """An :class:`AuthError` for a 4xx answer, rendered like Docker (docker-behaviour.md §2).
+    """An :class:`AuthError` for a 4xx answer, rendered like Docker (docs/registry-auth.md).
 
     Order: the Bearer challenge's ``error=`` (``invalid_token`` → ``unauthorized``,
     ``insufficient_scope`` → ``denied``, message = ``error_description`` or the code's default);
@@ -419,7 +328,7 @@ def auth_error(resp: HttpResponse, secrets: Iterable[str] = ()) -> AuthError:
 def _valid_token(value: object) -> str:
     if not isinstance(value, str) or not value:
         return ""
-    if not (value.isascii() and value.isprintable()) or " " in value:  # not all of 0x21-0x7e
+    if _TOKEN.fullmatch(value) is None:
         raise ProtocolError("authorization server returned a malformed token")
     return value
 
@@ -437,7 +346,9 @@ def parse_token_response(resp: HttpResponse, secrets: Iterable[str] = ()) -> Tok
         raise auth_error(resp, secrets)
     if not 200 <= resp.status < 300:
         raise ProtocolError(f"received unexpected HTTP status: {status_line(resp)}")
-    doc = _load_json(resp.body)
+    if len(resp.body) > MAX_BODY:
+        raise ProtocolError(f"token response too large ({len(resp.body)} bytes, limit {MAX_BODY})")
+    doc = _json_document(resp.body)
     if not isinstance(doc, dict):
         raise ProtocolError("authorization server sent a response that is not a JSON object")
     access = _valid_token(doc.get("access_token")) or _valid_token(doc.get("token"))
