@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from regauth.credentials import Credentials
 from regauth.errors import AuthError, ProtocolError, RegauthError, TransportError, UsageError
 from regauth.registry.challenge import Challenge
-from regauth.registry.flow import TRANSITIONS, Event, LoginResult, State, login_flow, token_flow
+from regauth.registry.flow import LoginResult, login_flow, token_flow
 from regauth.registry.messages import HttpRequest, HttpResponse
 from regauth.registry.token import Token
 from tests.conftest import REGISTRY_USERS
@@ -79,22 +79,11 @@ BEARER_401 = r(401, UNAUTHORIZED_BODY, f'Bearer realm="{REALM}",service="reg"')
 BASIC_401 = r(401, UNAUTHORIZED_BODY, 'Basic realm="Registry Realm"')
 
 
-# --- the state table ---------------------------------------------------------------------------
-
-
-def test_transition_table_is_closed() -> None:
-    """Every state but DONE/FAILED can fail; DONE and FAILED are terminal."""
-    sources = {state for state, _ in TRANSITIONS}
-    assert State.DONE not in sources and State.FAILED not in sources
-    for state in (State.PING, State.TOKEN, State.VERIFY):
-        assert TRANSITIONS[(state, Event.ERROR)] is State.FAILED
-
-
 # --- Basic -------------------------------------------------------------------------------------
 
 
 def test_basic_ok() -> None:
-    """docker-behaviour.md §2 Flow: ping 401 Basic → GET /v2/ with Basic → 200."""
+    """docs/registry-auth.md: ping 401 Basic → GET /v2/ with Basic → 200."""
     result, seen = drive(login_flow(EP, CREDS), script(BASIC_401, r(200, {})))
     assert result == LoginResult(None, True, "basic", EP)
     assert [(q.method, q.url) for q in seen] == [("GET", f"{EP}/v2/"), ("GET", f"{EP}/v2/")]
@@ -103,7 +92,7 @@ def test_basic_ok() -> None:
 
 
 def test_basic_wrong_password() -> None:
-    """observed.md §2: wrong password → 401 with errors[] UNAUTHORIZED → truthful AuthError."""
+    """docs/registry-auth.md: wrong password → 401 with errors[] UNAUTHORIZED → truthful AuthError."""
     with pytest.raises(AuthError) as info:
         drive(login_flow(EP, CREDS), script(BASIC_401, BASIC_401))
     assert str(info.value) == "unauthorized: incorrect username or password"
@@ -123,7 +112,7 @@ def test_basic_401_with_other_errors_renders_them() -> None:
     [Credentials(), Credentials(username="u"), Credentials(identity_token="IT")],
 )
 def test_basic_without_credentials(creds: Credentials) -> None:
-    """docker-behaviour.md §2: Basic needs user and password → `no basic auth credentials`."""
+    """docs/registry-auth.md: Basic needs user and password → `no basic auth credentials`."""
     with pytest.raises(AuthError, match=r"^no basic auth credentials$"):
         drive(login_flow(EP, creds), script(BASIC_401))
 
@@ -132,7 +121,7 @@ def test_basic_without_credentials(creds: Credentials) -> None:
 
 
 def test_bearer_get_with_refresh_token() -> None:
-    """observed.md §3.2: token GET with Basic, no scope; refresh_token → identity token."""
+    """docs/registry-auth.md: token GET with Basic, no scope; refresh_token → identity token."""
     token = {"token": "ACCESS", "refresh_token": "REFRESH-1", "expires_in": 300}
     result, seen = drive(login_flow(EP, CREDS), script(BEARER_401, r(200, token), r(200, {})))
     assert result.identity_token == "REFRESH-1"
@@ -152,13 +141,13 @@ def test_bearer_get_with_refresh_token() -> None:
 
 
 def test_bearer_without_refresh_token_stores_password() -> None:
-    """observed.md §3.2: no refresh token issued → identity_token None (the password is stored)."""
+    """docs/registry-auth.md: no refresh token issued → identity_token None (the password is stored)."""
     result, _ = drive(login_flow(EP, CREDS), script(BEARER_401, r(200, {"access_token": "A"}), r(200, {})))
     assert result.identity_token is None and result.verified
 
 
 def test_bearer_refresh_post_keeps_old_token() -> None:
-    """docker-behaviour.md §2: with an identity token, POST grant_type=refresh_token."""
+    """docs/registry-auth.md: with an identity token, POST grant_type=refresh_token."""
     creds = Credentials(username="testuser", identity_token="OLD-RT")
     result, seen = drive(login_flow(EP, creds), script(BEARER_401, r(200, {"access_token": "A"}), r(200, {})))
     post = seen[1]
@@ -176,7 +165,7 @@ def test_bearer_refresh_post_keeps_old_token() -> None:
 
 
 def test_bearer_new_refresh_token_replaces_old() -> None:
-    """docker-behaviour.md §2: a refresh_token in the answer replaces the stored one."""
+    """docs/registry-auth.md: a refresh_token in the answer replaces the stored one."""
     creds = Credentials(identity_token="OLD-RT")
     result, _ = drive(
         login_flow(EP, creds),
@@ -198,7 +187,7 @@ def test_bearer_preferred_over_basic_in_any_order() -> None:
 
 
 def test_bearer_no_realm() -> None:
-    """docker-behaviour.md §2: `no realm specified for token auth challenge`."""
+    """docs/registry-auth.md: `no realm specified for token auth challenge`."""
     with pytest.raises(ProtocolError, match=r"^no realm specified for token auth challenge$"):
         drive(login_flow(EP, CREDS), script(r(401, b"", 'Bearer service="reg"')))
 
@@ -213,7 +202,7 @@ def test_bearer_bad_realm(realm: str) -> None:
 
 
 def test_bearer_token_server_refuses() -> None:
-    """observed.md §3.4: the token endpoint's details → `unauthorized: incorrect username...`."""
+    """docs/registry-auth.md: the token endpoint's details → `unauthorized: incorrect username...`."""
     refused = r(401, {"details": "incorrect username or password"})
     with pytest.raises(AuthError) as info:
         drive(login_flow(EP, CREDS), script(BEARER_401, refused))
@@ -222,7 +211,7 @@ def test_bearer_token_server_refuses() -> None:
 
 
 def test_bearer_token_accepted_then_registry_refuses() -> None:
-    """observed.md §2: out-of-scope access → 401 insufficient_scope → `denied: ...`."""
+    """docs/registry-auth.md: out-of-scope access → 401 insufficient_scope → `denied: ...`."""
     refused = r(
         401,
         UNAUTHORIZED_BODY,
@@ -246,6 +235,10 @@ def test_bearer_token_accepted_then_registry_refuses() -> None:
         ("http://reg.example:5000", "http://localhost:5001/token", True),
         ("https://127.0.0.1:5000", "http://127.0.0.1:5001/token", False),
         ("http://reg.example", "https://auth.example/token", True),
+        ("http://reg.example:5000", "HTTP://auth.example/token", False),
+        ("http://[::1]:5000", "http://[::1]:5001/token", True),
+        ("http://127.0.0.1:5000", "http://127.0.0.2/token", True),
+        ("http://reg.example:5000", "http://localhost.example/token", False),
     ],
 )
 def test_plain_http_realm_policy(endpoint: str, realm: str, allowed: bool) -> None:
@@ -280,6 +273,30 @@ def test_scoped_verify_uses_tags_list_and_accepts_404() -> None:
     assert seen[2].url == f"{EP}/v2/test/a/tags/list"
 
 
+@pytest.mark.parametrize(
+    ("scope", "path"),
+    [
+        ("repository:library/ubuntu:pull,push", "/v2/library/ubuntu/tags/list"),
+        ("repository:a__b/c--d/e.f_g:pull", "/v2/a__b/c--d/e.f_g/tags/list"),
+        ("repository:A/b:pull", "/v2/"),  # not a valid name: upper case
+        ("repository:a___b:pull", "/v2/"),
+        ("repository:a..b:pull", "/v2/"),
+        ("repository:-a:pull", "/v2/"),
+        ("repository:a-:pull", "/v2/"),
+        ("repository:a//b:pull", "/v2/"),
+        ("repository::pull", "/v2/"),
+        ("repository:a", "/v2/"),
+        ("repository:reg.example:5000/a:pull", "/v2/"),  # a name, not a reference with a host
+    ],
+)
+def test_verify_url_for_scope(scope: str, path: str) -> None:
+    """Only a valid repository name (distribution's grammar) turns the verify request into tags/list."""
+    _, seen = drive(
+        login_flow(EP, CREDS, scopes=[scope]), script(BEARER_401, r(200, {"token": "A"}), r(200, {}))
+    )
+    assert seen[2].url == EP + path
+
+
 def test_unscoped_404_is_not_success() -> None:
     """A 404 on /v2/ with credentials is not a login."""
     with pytest.raises(ProtocolError, match="failed with status: 404 Not Found"):
@@ -290,7 +307,7 @@ def test_unscoped_404_is_not_success() -> None:
 
 
 def test_ping_200_is_unverified() -> None:
-    """docker-behaviour.md §2: ping 200 → no auth sent, login 'succeeds' unchecked."""
+    """docs/registry-auth.md: ping 200 → no auth sent, login 'succeeds' unchecked."""
     result, seen = drive(login_flow(EP + "/", CREDS), script(r(200, {})))
     assert result == LoginResult(None, False, None, EP)
     assert len(seen) == 1
@@ -313,7 +330,7 @@ def test_ping_failures(response: HttpResponse, message: str) -> None:
 
 
 def test_challenges_only_from_401() -> None:
-    """docker-behaviour.md §2: challenges are recorded only on 401; a 200 ping ignores them."""
+    """docs/registry-auth.md: challenges are recorded only on 401; a 200 ping ignores them."""
     ok = r(200, {}, 'Basic realm="x"')
     result, _ = drive(login_flow(EP, CREDS), script(ok))
     assert not result.verified
@@ -342,12 +359,38 @@ def test_sending_a_non_response_is_a_type_error() -> None:
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["reg.example", "ftp://reg.example", "https://reg.example/v2", "https://u:p@reg.example", "https://"],
+    [
+        "reg.example",
+        "ftp://reg.example",
+        "https://reg.example/v2",
+        "https://u:p@reg.example",
+        "https://u:p@[::1",
+        "https://u@reg.example",
+        "https://",
+        "https://reg.example:65536",
+        "https://reg.example:x",
+        "https://[::1",
+    ],
 )
 def test_bad_endpoint(endpoint: str) -> None:
-    """The endpoint must be http(s)://host[:port]."""
-    with pytest.raises(UsageError):
+    """The endpoint must be http(s)://host[:port]; the message never shows a password."""
+    with pytest.raises(UsageError, match="invalid registry endpoint") as info:
         next(login_flow(endpoint, CREDS))
+    assert "p@" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "used"),
+    [
+        ("https://reg.example:5000///", "https://reg.example:5000"),
+        ("HTTP://Reg.Example", "HTTP://Reg.Example"),
+        ("http://[::1]:5000", "http://[::1]:5000"),
+    ],
+)
+def test_endpoint_spellings(endpoint: str, used: str) -> None:
+    """Trailing slashes go; the endpoint is otherwise used as given."""
+    result, seen = drive(login_flow(endpoint, CREDS), script(r(200, {})))
+    assert result.endpoint == used and seen[0].url == used + "/v2/"
 
 
 # --- token_flow ----------------------------------------------------------------------------------
@@ -411,7 +454,7 @@ def urllib_handler(stack: RegistryStack) -> Handler:
 @pytest.mark.real
 @pytest.mark.parametrize("fixture", ["registry_basic_https", "registry_basic_http"])
 def test_real_basic(fixture: str, request: pytest.FixtureRequest) -> None:
-    """observed.md §2: htpasswd registry: right password → 200, wrong → 401."""
+    """docs/registry-auth.md: htpasswd registry: right password → 200, wrong → 401."""
     stack: RegistryStack = request.getfixturevalue(fixture)
     handler = urllib_handler(stack)
     creds = Credentials(username=stack.username, password=stack.password)
@@ -425,7 +468,7 @@ def test_real_basic(fixture: str, request: pytest.FixtureRequest) -> None:
 @pytest.mark.real
 @pytest.mark.parametrize("fixture", ["registry_token_https", "registry_token_http"])
 def test_real_bearer(fixture: str, request: pytest.FixtureRequest) -> None:
-    """observed.md §3.2: token GET → refresh token → identity token; then refresh POST works."""
+    """docs/registry-auth.md: token GET → refresh token → identity token; then refresh POST works."""
     stack: RegistryStack = request.getfixturevalue(fixture)
     handler = urllib_handler(stack)
     creds = Credentials(username=stack.username, password=stack.password)
@@ -445,7 +488,7 @@ def test_real_bearer(fixture: str, request: pytest.FixtureRequest) -> None:
 
 @pytest.mark.real
 def test_real_scope_checked(registry_token_https: RegistryStack) -> None:
-    """observed.md §2: a scope the token server does not grant → 401 insufficient_scope → denied."""
+    """docs/registry-auth.md: a scope the token server does not grant → 401 insufficient_scope → denied."""
     handler = urllib_handler(registry_token_https)
     limited = Credentials(username="limited", password=REGISTRY_USERS["limited"])
     ok, seen = drive(

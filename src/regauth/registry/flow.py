@@ -5,7 +5,9 @@ A flow yields :class:`~regauth.registry.messages.HttpRequest` objects and receiv
 (``StopIteration.value``) is the result.  Redirects, TLS, proxies, the http fallback and DNS are
 the transport's job.  Any error ends the generator (fail fast).
 
-Source: docker-behaviour.md §2 "Flow", "Bearer token"; observed.md §3.2, §3.4.  Choices:
+The states are the generator's own: ping (``GET /v2/`` without credentials), then a token request
+to the Bearer realm or nothing (Basic), then the verify request with credentials.  Docker's flow
+and what registries answer: docs/registry-auth.md.  Choices:
 
 * **Bearer is preferred** when a 401 offers both Bearer and Basic (Docker lets Basic overwrite the
   header); a token never carries the password to the registry itself.
@@ -16,14 +18,14 @@ Source: docker-behaviour.md §2 "Flow", "Bearer token"; observed.md §3.2, §3.4
   ``GET /v2/<name>/tags/list`` for the first ``repository:<name>:...`` scope, so the scope is
   really exercised; 200 or 404 (repository unknown, but the credentials passed) count as accepted.
 * **A 200 ping** means the registry asks for nothing: the result is ``verified=False``.
-
-Every login runs this module, so it imports no ``enum``, ``re``, ``urllib.parse``, ``types`` or
-``collections`` (issue 6: start-up time); states and events are plain constants.
 """
 
 from __future__ import annotations
 
-from regauth._record import field, record
+import re
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+
 from regauth.credentials import Credentials, redact
 from regauth.errors import AuthError, ProtocolError, TransportError, UsageError
 from regauth.registry.address import is_loopback_literal
@@ -41,96 +43,10 @@ from regauth.registry.token import (
     token_refresh_request,
 )
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
-if TYPE_CHECKING:
-    from collections.abc import Generator, Mapping, Sequence
-    from types import MappingProxyType as _MappingProxy
-    from typing import ClassVar
-else:
-    _MappingProxy = type(type.__dict__)  # types.MappingProxyType, without importing types
-
-__all__ = ["TRANSITIONS", "Event", "LoginResult", "State", "login_flow", "token_flow"]
+__all__ = ["LoginResult", "login_flow", "token_flow"]
 
 
-class _Constant:
-    """A named constant with an enum-like ``name``, ``value`` and repr (``<State.PING: 'ping'>``)."""
-
-    __slots__ = ("name", "value")
-
-    def __init__(self, name: str, value: str) -> None:
-        self.name = name
-        self.value = value
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}.{self.name}: {self.value!r}>"
-
-    def __reduce__(self) -> str:
-        return f"{type(self).__name__}.{self.name}"  # pickles by name, like an enum member
-
-
-class State(_Constant):
-    """Where a flow is."""
-
-    __slots__ = ()
-    PING: ClassVar[State]  # GET /v2/ without credentials sent
-    TOKEN: ClassVar[State]  # token request sent to the Bearer realm
-    VERIFY: ClassVar[State]  # GET /v2/ (or tags/list) with credentials sent
-    DONE: ClassVar[State]  # result returned
-    FAILED: ClassVar[State]  # an error was raised; the generator is finished
-
-
-class Event(_Constant):
-    """What a response meant."""
-
-    __slots__ = ()
-    OPEN: ClassVar[Event]  # ping 2xx: no authentication required
-    BASIC: ClassVar[Event]  # ping 401 offering Basic (and no Bearer)
-    BEARER: ClassVar[Event]  # ping 401 offering Bearer
-    TOKEN: ClassVar[Event]  # token server answered with a token
-    ACCEPTED: ClassVar[Event]  # credentials accepted by the registry
-    ERROR: ClassVar[Event]  # anything else
-
-
-for _name in ("PING", "TOKEN", "VERIFY", "DONE", "FAILED"):
-    setattr(State, _name, State(_name, _name.lower()))
-for _name in ("OPEN", "BASIC", "BEARER", "TOKEN", "ACCEPTED", "ERROR"):
-    setattr(Event, _name, Event(_name, _name.lower()))
-del _name
-
-TRANSITIONS: Mapping[tuple[State, Event], State] = _MappingProxy(
-    {
-        (State.PING, Event.OPEN): State.DONE,
-        (State.PING, Event.BASIC): State.VERIFY,
-        (State.PING, Event.BEARER): State.TOKEN,
-        (State.TOKEN, Event.TOKEN): State.VERIFY,  # login_flow
-        (State.TOKEN, Event.ACCEPTED): State.DONE,  # token_flow: the token is the result
-        (State.VERIFY, Event.ACCEPTED): State.DONE,
-        **{(state, Event.ERROR): State.FAILED for state in (State.PING, State.TOKEN, State.VERIFY)},
-    }
-)
-"""Every legal (state, event) → next state; anything else is a bug in this module."""
-
-
-class _Machine:
-    """Tracks the state; refuses transitions not in :data:`TRANSITIONS`."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-
-    def advance(self, event: Event) -> State:
-        nxt = TRANSITIONS.get((self.state, event))
-        if nxt is None:  # pragma: no cover - a programming error, not a server's
-            raise RuntimeError(f"illegal transition {self.state.value} --{event.value}-->")
-        self.state = nxt
-        return nxt
-
-    def fail(self) -> None:
-        self.state = TRANSITIONS.get((self.state, Event.ERROR), State.FAILED)
-
-
-@record
+@dataclass(frozen=True, slots=True)
 class LoginResult:
     """The outcome of :func:`login_flow`.
 
@@ -154,12 +70,15 @@ class LoginResult:
     __str__ = __repr__
 
 
+# A repository name (distribution's reference grammar): lower-case components joined by "/".
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPO_NAME = f"{_COMPONENT}(?:/{_COMPONENT})*"
+_REPOSITORY_NAME = re.compile(f"{_COMPONENT}(?:/{_COMPONENT})*")
 
 
 def _check_endpoint(endpoint: str) -> str:
     endpoint = endpoint.rstrip("/")
+    if "@" in endpoint:  # user:password@ may be in it: never echoed
+        raise UsageError("invalid registry endpoint: credentials in the URL are not supported")
     try:
         parts = split_url(endpoint)
     except ValueError:
@@ -170,7 +89,6 @@ def _check_endpoint(endpoint: str) -> str:
         or parts.path
         or parts.query
         or parts.fragment
-        or "@" in parts.netloc
     ):
         raise UsageError(f"invalid registry endpoint {sanitise(endpoint)!r}: want http(s)://host[:port]")
     return endpoint
@@ -242,18 +160,6 @@ def _token_request(
     return request
 
 
-def _fetch_token(
-    endpoint: str,
-    challenge: Challenge,
-    creds: Credentials,
-    scopes: Sequence[str],
-    client_id: str,
-) -> Generator[HttpRequest, HttpResponse, Token]:
-    request = _token_request(endpoint, challenge, creds, scopes, client_id)
-    resp = _receive((yield request))
-    return parse_token_response(resp, _secrets(creds))
-
-
 def token_flow(
     endpoint: str,
     creds: Credentials,
@@ -274,25 +180,19 @@ def token_flow(
         UsageError: ``endpoint`` is not ``http(s)://host[:port]``.
     """
     endpoint = _check_endpoint(endpoint)
-    machine = _Machine(State.PING)
-    try:
+    if challenge is None:
+        challenges = yield from _ping(endpoint)
+        if challenges is None:
+            raise ProtocolError(f"{endpoint}/v2/ asks for no authentication: no token to get")
+        challenge = find_challenge(challenges, "bearer")
         if challenge is None:
-            challenges = yield from _ping(endpoint)
-            if challenges is None:
-                raise ProtocolError(f"{endpoint}/v2/ asks for no authentication: no token to get")
-            challenge = find_challenge(challenges, "bearer")
-            if challenge is None:
-                offered = ", ".join(sorted({sanitise(c.scheme) for c in challenges}))
-                raise ProtocolError(f"the registry offers no Bearer token auth (offered: {offered})")
-        elif challenge.scheme != "bearer":
-            raise ProtocolError(f"not a Bearer challenge: {sanitise(challenge.scheme)}")
-        machine.advance(Event.BEARER)
-        token = yield from _fetch_token(endpoint, challenge, creds, scopes, client_id)
-        machine.advance(Event.ACCEPTED)
-        return token
-    except BaseException:
-        machine.fail()
-        raise
+            offered = ", ".join(sorted({sanitise(c.scheme) for c in challenges}))
+            raise ProtocolError(f"the registry offers no Bearer token auth (offered: {offered})")
+    elif challenge.scheme != "bearer":
+        raise ProtocolError(f"not a Bearer challenge: {sanitise(challenge.scheme)}")
+    request = _token_request(endpoint, challenge, creds, scopes, client_id)
+    response = _receive((yield request))
+    return parse_token_response(response, _secrets(creds))
 
 
 def _verify_url(endpoint: str, scopes: Sequence[str]) -> tuple[str, bool]:
@@ -300,12 +200,9 @@ def _verify_url(endpoint: str, scopes: Sequence[str]) -> tuple[str, bool]:
     for scope in scopes:
         kind, _, rest = scope.partition(":")
         name, _, _actions = rest.rpartition(":")
-        if kind == "repository":
-            import re  # rare path (--scope): re costs start-up time
-
-            if re.fullmatch(_REPO_NAME, name):
-                # a valid name is [a-z0-9._/-] only: nothing to percent-encode in a path
-                return f"{endpoint}/v2/{name}/tags/list", True
+        if kind == "repository" and _REPOSITORY_NAME.fullmatch(name):
+            # a valid name is [a-z0-9._/-] only: nothing to percent-encode in a path
+            return f"{endpoint}/v2/{name}/tags/list", True
     return f"{endpoint}/v2/", False
 
 
@@ -341,32 +238,22 @@ def login_flow(
         UsageError: ``endpoint`` is not ``http(s)://host[:port]``.
     """
     endpoint = _check_endpoint(endpoint)
-    machine = _Machine(State.PING)
-    try:
-        challenges = yield from _ping(endpoint)
-        if challenges is None:
-            machine.advance(Event.OPEN)
-            return LoginResult(None, False, None, endpoint)
-        challenge = _choose(challenges)
-        url, scoped = _verify_url(endpoint, scopes)
-        identity: str | None = None
-        if challenge.scheme == "bearer":
-            machine.advance(Event.BEARER)
-            token = yield from token_flow(endpoint, creds, scopes, client_id=client_id, challenge=challenge)
-            machine.advance(Event.TOKEN)
-            authorization = f"Bearer {token.access_token}"
-            identity = token.refresh_token or creds.identity_token or None
-        else:
-            machine.advance(Event.BASIC)
-            if not (creds.username and creds.password):
-                raise AuthError("no basic auth credentials")
-            authorization = basic_auth_header(creds.username, creds.password)
-        resp = _receive((yield HttpRequest("GET", url, (("Authorization", authorization),))))
-        accepted = 200 <= resp.status < 300 or (scoped and resp.status == 404)
-        if not accepted:
-            raise _verify_failed(resp, url, challenge.scheme, creds)
-        machine.advance(Event.ACCEPTED)
-        return LoginResult(identity, True, challenge.scheme, endpoint)
-    except BaseException:
-        machine.fail()
-        raise
+    challenges = yield from _ping(endpoint)
+    if challenges is None:
+        return LoginResult(None, False, None, endpoint)
+    challenge = _choose(challenges)
+    url, scoped = _verify_url(endpoint, scopes)
+    identity: str | None = None
+    if challenge.scheme == "bearer":
+        token = yield from token_flow(endpoint, creds, scopes, client_id=client_id, challenge=challenge)
+        authorization = f"Bearer {token.access_token}"
+        identity = token.refresh_token or creds.identity_token or None
+    else:
+        if not (creds.username and creds.password):
+            raise AuthError("no basic auth credentials")
+        authorization = basic_auth_header(creds.username, creds.password)
+    resp = _receive((yield HttpRequest("GET", url, (("Authorization", authorization),))))
+    accepted = 200 <= resp.status < 300 or (scoped and resp.status == 404)
+    if not accepted:
+        raise _verify_failed(resp, url, challenge.scheme, creds)
+    return LoginResult(identity, True, challenge.scheme, endpoint)
