@@ -21,7 +21,7 @@ from regauth.registry.address import (
     split_host_port,
 )
 
-# (input, key).  Sources: docker-behaviour.md §1 "Server address", observed.md §3.3.
+# (input, key).  Docker's rules: docs/docker-cli.md.
 KEY_TABLE = [
     # Hub: Docker maps only None/""/docker.io; regauth maps every Hub spelling (cli#7326).
     (None, HUB_KEY),
@@ -38,14 +38,14 @@ KEY_TABLE = [
     ("DOCKER.IO", HUB_KEY),
     ("Index.Docker.IO:443", HUB_KEY),
     ("docker.io.", HUB_KEY),
-    # observed.md §3.3
+    # What Docker stores for these (docs/docker-cli.md)
     ("localhost:5000", "localhost:5000"),
     ("https://127.0.0.1:5000", "127.0.0.1:5000"),
     ("https://127.0.0.1:5000/", "127.0.0.1:5000"),
     ("https://127.0.0.1:5000/v2/", "127.0.0.1:5000"),
     ("http://127.0.0.1:5000", "127.0.0.1:5000"),
     ("127.0.0.1:5000", "127.0.0.1:5000"),
-    # docker-behaviour.md §1: with :// keep host[:port]; else cut at the first '/'.
+    # With :// keep host[:port]; else cut at the first '/' (Docker's ConvertToHostname).
     ("https://reg.example:5000/foo/", "reg.example:5000"),
     ("reg.example/some/path", "reg.example"),
     ("reg.example:5000/", "reg.example:5000"),
@@ -65,13 +65,16 @@ KEY_TABLE = [
     ("docker.io:5000", "docker.io:5000"),
     ("notdocker.io", "notdocker.io"),
     ("my_registry.internal", "my_registry.internal"),
-    ("bücher.example", "bücher.example"),
+    ("bücher.example", "bücher.example"),  # IDNA-encodable; the key keeps the Unicode spelling
+    ("https://BÜCHER.example:5000/v2/", "BÜCHER.example:5000"),
+    ("docker.io.", HUB_KEY),
+    ("a" * 63 + ".example", "a" * 63 + ".example"),
 ]
 
 
 @pytest.mark.parametrize(("server", "key"), KEY_TABLE)
 def test_normalise_table(server: str | None, key: str) -> None:
-    """docker-behaviour.md §1 "Server address", observed.md §3.3, plus regauth's Hub aliases."""
+    """Docker's server-address rules (docs/docker-cli.md), plus regauth's Hub aliases."""
     assert normalise(server) == key
 
 
@@ -101,6 +104,12 @@ BAD = [
     "a" * 5000,
     "...",
     "reg.example\t",
+    "a" * 64 + ".example",  # a DNS label is at most 63 characters
+    "reg..example",  # an empty label
+    ".example",
+    "reg\u3000example",  # a character IDNA refuses (ideographic space)
+    "b\u00fc cher.example",
+    "reg.example\u200e",  # a bidi mark
 ]
 
 
@@ -128,13 +137,13 @@ def test_normalise_never_echoes_userinfo() -> None:
 
 
 def test_endpoint_host() -> None:
-    """Hub is contacted at registry-1.docker.io (docker-behaviour.md §2 Endpoints)."""
+    """Hub is contacted at registry-1.docker.io (docs/registry-auth.md)."""
     assert endpoint_host(HUB_KEY) == HUB_ENDPOINT_HOST == "registry-1.docker.io"
     assert endpoint_host("127.0.0.1:5000") == "127.0.0.1:5000"
 
 
 def test_logout_keys_plain_host() -> None:
-    """observed.md §3.7: SERVER, hostname, http://host, https://host; duplicates collapsed."""
+    """Docker's logout keys (docs/docker-cli.md): SERVER, hostname, http://host, https://host, once each."""
     assert logout_keys("127.0.0.1:5000") == [
         "127.0.0.1:5000",
         "http://127.0.0.1:5000",
@@ -143,7 +152,7 @@ def test_logout_keys_plain_host() -> None:
 
 
 def test_logout_keys_url_argument_keeps_argument() -> None:
-    """observed.md §3.7: `logout https://127.0.0.1:PORT/` also erases the argument as typed."""
+    """`logout https://127.0.0.1:PORT/` also erases the argument as typed (docs/docker-cli.md)."""
     assert logout_keys("https://127.0.0.1:5000/") == [
         "127.0.0.1:5000",
         "https://127.0.0.1:5000/",
@@ -191,12 +200,12 @@ def test_logout_keys_rejects_garbage() -> None:
     ],
 )
 def test_matches_key(stored: str, key: str, expected: bool) -> None:
-    """docker-behaviour.md §4 File store: ConvertToHostname(stored) == key, plus Hub."""
+    """File store lookup (docs/credential-stores.md): ConvertToHostname(stored) == key, plus Hub."""
     assert matches_key(stored, key) is expected
 
 
 def test_hostname_is_dockers_lenient_convert() -> None:
-    """docker-behaviour.md §1: strip http(s)://, cut at the first '/'; never raises."""
+    """Docker's ConvertToHostname: strip http(s)://, cut at the first '/'; never raises."""
     assert hostname("https://reg.example:5000/foo/") == "reg.example:5000"
     assert hostname("reg.example/x") == "reg.example"
     assert hostname("weird key") == "weird key"
@@ -238,7 +247,7 @@ def test_split_host_port(key: str, expected: tuple[str, int | None]) -> None:
     ],
 )
 def test_is_loopback_literal(host: str, expected: bool | None) -> None:
-    """docker-behaviour.md §2: 127.0.0.0/8 and ::1 are loopback; names are the transport's job."""
+    """127.0.0.0/8 and ::1 are loopback; names are the transport's job."""
     assert is_loopback_literal(host) is expected
 
 
@@ -268,7 +277,7 @@ def test_matches_key_never_raises(stored: str, key: str) -> None:
     assert isinstance(is_loopback_literal(stored), (bool, type(None)))
 
 
-# --------------------------------------------------------------------------- matching_keys (issue 6)
+# --------------------------------------------------------------------------- matching_keys
 
 _SPELLINGS = [
     "",
@@ -309,6 +318,7 @@ def test_matching_keys_is_matches_key_filter(stored: list[str], key: str) -> Non
 
 
 def test_matching_keys_examples() -> None:
+    """Case-insensitive host match, scheme and path ignored; Hub gathers every Hub spelling and ""."""
     assert matching_keys(_SPELLINGS, "h.example") == [
         "h.example", "H.Example", "http://h.example", "HTTPS://H.EXAMPLE/v2/", "h.example/path",
     ]  # fmt: skip
