@@ -23,7 +23,8 @@ from regauth.registry.address import (
 
 # (input, key).  Docker's rules: docs/docker-cli.md.
 KEY_TABLE = [
-    # Hub: Docker maps only None/""/docker.io; regauth maps every Hub spelling (cli#7326).
+    # Hub: Docker maps only None/""/docker.io; regauth maps every Hub spelling
+    # (github.com/docker/cli/issues/7326).
     (None, HUB_KEY),
     ("", HUB_KEY),
     ("docker.io", HUB_KEY),
@@ -163,7 +164,8 @@ def test_logout_keys_url_argument_keeps_argument() -> None:
 
 @pytest.mark.parametrize("server", [None, "", "docker.io", "index.docker.io", "https://index.docker.io/v1/"])
 def test_logout_keys_hub(server: str | None) -> None:
-    """Every Hub spelling erases the Hub key first (better than Docker: cli#7326), then legacy."""
+    """Every Hub spelling erases the Hub key first, then the legacy spellings (better than Docker:
+    github.com/docker/cli/issues/7326)."""
     keys = logout_keys(server)
     assert keys[0] == HUB_KEY
     for legacy in (

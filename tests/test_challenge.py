@@ -76,7 +76,7 @@ def test_duplicate_params_first_wins() -> None:
 
 
 def test_token68_is_accepted_and_ignored() -> None:
-    """token68 (RFC 7235 §2.1) gives a challenge without parameters; the next one still parses."""
+    """token68 (RFC 7235 section 2.1) gives a challenge without parameters; the next one still parses."""
     assert parse_www_authenticate(["Negotiate abc+/==, Basic realm=r", "NTLM"]) == [
         ch("negotiate"),
         ch("basic", realm="r"),

@@ -389,7 +389,8 @@ def test_bearer_error_in_challenge(error: str, description: str, expected: str) 
         (401, "unauthorized: authentication required"),
         (403, "denied: requested access to the resource is denied"),
         (429, "toomanyrequests: too many requests"),
-        (418, "unknown: unexpected status 418"),
+        (418, "unknown: unexpected status 418 I'm a Teapot"),
+        (499, "unknown: unexpected status 499"),
         (400, "unknown: unexpected status 400 Bad Request"),
     ],
 )

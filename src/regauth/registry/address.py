@@ -9,7 +9,8 @@ Decisions (where regauth deliberately differs from Docker, and why):
   ``index.docker.io`` or ``registry-1.docker.io`` (any case, no port or port 443, any scheme, any
   path: also ``https://index.docker.io/v1`` and ``docker.io/library/x``) map to :data:`HUB_KEY`,
   for login **and** logout.  Docker maps only ``docker.io``/empty on login and only empty on
-  logout, so ``docker logout docker.io`` leaves the Hub credentials behind (docker/cli#7326).
+  logout, so ``docker logout docker.io`` leaves the Hub credentials behind
+  (github.com/docker/cli/issues/7326).
 * **Case.**  The key keeps the spelling the user typed (Docker does not lower-case it, and helpers
   look keys up by exact string); Hub detection and :func:`matches_key` ignore host case.
 * **Garbage is refused.**  An empty host, whitespace or control characters, ``user@``

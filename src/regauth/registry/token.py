@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from http import HTTPStatus
 
 from regauth.credentials import Credentials, redact
 from regauth.errors import AuthError, ProtocolError, UsageError
@@ -43,27 +44,6 @@ MAX_SERVER_TEXT = 200
 """Longest piece of server-supplied text quoted in an error message."""
 MIN_EXPIRES_IN = 60
 """Docker's floor for ``expires_in`` (seconds)."""
-
-_REASONS = {
-    200: "OK",
-    301: "Moved Permanently",
-    302: "Found",
-    303: "See Other",
-    304: "Not Modified",
-    307: "Temporary Redirect",
-    308: "Permanent Redirect",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 # errcode messages of distribution's registry API (the code's default message).
 _CODE_MESSAGES = {
@@ -120,8 +100,15 @@ def sanitise(text: str, secrets: Iterable[str] = ()) -> str:
 
 def status_line(resp: HttpResponse) -> str:
     """``"503 Service Unavailable"``: the status and the (sanitised) reason phrase."""
-    reason = sanitise(resp.reason) or _REASONS.get(resp.status, "")
-    return f"{resp.status} {reason}".rstrip()
+    return f"{resp.status} {sanitise(resp.reason) or _phrase(resp.status)}".rstrip()
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` ("Service Unavailable"), or ``""``."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def basic_auth_header(username: str, password: str) -> str:
@@ -149,7 +136,7 @@ def _realm_parts(realm: str) -> SplitUrl:
 
 
 def _with_query(realm: str, params: list[tuple[str, str]]) -> str:
-    """The realm with ``params`` added to its query and its fragment dropped (as ``urlunsplit``)."""
+    """The realm with ``params`` appended to its query, its fragment dropped."""
     parts = _realm_parts(realm)
     query = form_encode(params)
     if parts.query:
@@ -169,9 +156,9 @@ def token_get_request(
 ) -> HttpRequest:
     """``GET realm?...`` for a token, with HTTP Basic when ``creds`` has a username and password.
 
-    Query keys are sorted like Go's ``url.Values.Encode`` (docs/registry-auth.md): ``account`` (only with
-    username and password), ``client_id``, ``offline_token=true``, ``scope`` (repeated),
-    ``service`` (if any).  A realm's own query string is kept, its fragment dropped.
+    Query keys in the order of Go's ``url.Values.Encode``, which sorts them (docs/registry-auth.md):
+    ``account`` (only with username and password), ``client_id``, ``offline_token=true``, ``scope``
+    (repeated), ``service`` (if any).  A realm's own query string is kept, its fragment dropped.
 
     Raises:
         ProtocolError: the realm is not an http(s) URL.
