@@ -104,8 +104,11 @@ _CORPUS = [
     b"\x01docker.io",
     b"\x01https://[::1]:5000/foo",
     b"\x01localhost:5000",
+    "\x01https://b\u00fccher.example:5000/v2/".encode(),
+    b"\x01[fe80::1%eth0]:5000",
     b'\x02\x32Bearer error="invalid_token"\x00{"details":"no"}',
     b'\x02\x32\x00{"token":"A","refresh_token":"R","expires_in":1,"issued_at":"2024-01-01T00:00:00Z"}',
+    b'\x02\x32\x00{"token":"A","issued_at":"2024-01-01t00:00:00.123456789+05:30"}',
     b'\x03Bearer realm="https://a/t"\x00\x01\x00\x00{"token":"T"}\x00\x00{}',
     b'\x03Bearer realm="http://[x/t"\x00\x01',
 ]
