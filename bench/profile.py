@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 __all__ = ["COMMANDS", "ImportNode", "main", "parse_importtime", "triggered_by_regauth"]
 
-_HELPER = "import sys; from regauth.helpers.serve.{0} import main; sys.exit(main())"
+_HELPER = "import sys; from regauth.helpers.{0} import main; sys.exit(main())"
 COMMANDS: dict[str, list[str]] = {
     "--version": ["-m", "regauth", "--version"],
     "login --help": ["-m", "regauth", "login", "--help"],

@@ -22,7 +22,11 @@ from ._version import __version__
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the helpers start-up time
 
 if TYPE_CHECKING:
+    from .api.inventory import LoginInfo, StatusResult, list_logins, status
     from .api.login import LoginOutcome, LogoutOutcome, get_credentials, login, logout
+    from .api.token import NoTokenAuthError, token
+    from .auth import HttpxRegistryAuth, RegistryAuth
+    from .credentials import Credentials
     from .errors import (
         AuthError,
         ConfigError,
@@ -33,11 +37,7 @@ if TYPE_CHECKING:
         TransportError,
         UsageError,
     )
-    from .api.inventory import LoginInfo, StatusResult, list_logins, status
     from .registry.token import Token
-    from .api.token import NoTokenAuthError, token
-    from .credentials import Credentials
-    from .auth import HttpxRegistryAuth, RegistryAuth
 
 #: public name -> the private module defining it
 _LAZY = {

@@ -54,14 +54,3 @@ def loaded(packages: Iterable[str], modules: Iterable[str]) -> list[str]:
     """The ``modules`` that are one of ``packages`` or inside one of them."""
     wanted = tuple(packages)
     return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in wanted))
-
-
-# Retired: the former list of modules a login had to avoid.  Only tests/test_flow_imports.py and
-# tests/test_transport_tls.py still import it; delete it with their last use.
-SLOW_MODULES = frozenset(
-    """re enum argparse gettext locale shutil pathlib fnmatch ntpath urllib urllib.parse ipaddress
-    json json.decoder json.encoder json.scanner ssl socket selectors base64 struct contextlib
-    collections collections.abc functools types encodings.idna stringprep unicodedata warnings
-    datetime typing dataclasses inspect logging subprocess tempfile random hashlib getpass string
-    operator""".split()  # noqa: SIM905
-)

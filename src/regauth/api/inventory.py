@@ -9,6 +9,7 @@ hides the others.  The sources and their order are :mod:`regauth.stores.lookup`'
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -148,10 +149,8 @@ def collect_credentials(
             raise RegauthError(f"{entry.source}: {entry.error}")
         key = entry.key
         if "://" in key or "/" not in key:  # a registry key (not podman's host/ns/repo): canonical
-            try:
+            with contextlib.suppress(UsageError):
                 key = normalise(key)
-            except UsageError:
-                pass
         if key in result:
             continue
         creds = entry.credentials()

@@ -18,6 +18,7 @@ its place in Docker's order (:meth:`ConfigFile.set_key`), an unknown one last.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
@@ -253,10 +254,10 @@ def update(
     byte-identical to the file.  Never writes when the load fails.  Raises :class:`ConfigError`.
     """
     path = os.fspath(path)
-    try:  # the lock file lives beside the real file, so its directory must exist first
+    # The lock file lives beside the real file, so its directory must exist first; a failure here is
+    # reported below, by the lock or the write, with the path in the message.
+    with contextlib.suppress(OSError):
         make_dirs(os.path.dirname(os.path.realpath(path)))
-    except OSError:
-        pass  # reported below, by the lock or the write, with the path in the message
     try:
         with file_lock(path, lock_timeout):
             cfg, raw = _load(path)

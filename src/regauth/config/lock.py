@@ -37,10 +37,8 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 
     def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
-        try:
+        with contextlib.suppress(OSError):
             msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        except OSError:
-            pass
 
 else:
     import fcntl
@@ -55,10 +53,8 @@ else:
         return True
 
     def _unlock(fd: int) -> None:
-        try:
+        with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_UN)
-        except OSError:
-            pass
 
 
 class LockUnavailableError(ConfigError):
@@ -81,10 +77,8 @@ def _open_lock_file(lock: str) -> int:
     except FileExistsError:
         return os.open(lock, flags)
     if hasattr(os, "fchmod"):  # os.open's mode is masked by the umask; Windows has no mode bits
-        try:
+        with contextlib.suppress(OSError):
             os.fchmod(fd, 0o600)
-        except OSError:
-            pass
     return fd
 
 

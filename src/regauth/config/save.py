@@ -13,6 +13,7 @@ in :mod:`regauth.config.lock`, which the caller holds.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -53,10 +54,8 @@ def make_dirs(directory: str) -> None:
             break
         current = parent
     for level in reversed(missing):
-        try:
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another writer
             os.mkdir(level, 0o700)
-        except FileExistsError:  # created meanwhile by another writer
-            pass
 
 
 def write_atomic(path: str, content: bytes) -> None:
@@ -83,10 +82,8 @@ def write_atomic(path: str, content: bytes) -> None:
     except OSError as exc:
         if fd >= 0:
             os.close(fd)
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         raise ConfigError(f"{path}: cannot write: {describe_os_error(exc)}", str(path)) from None
     _fsync_dir(directory)
     _remove_stale_temps(directory, name)
@@ -109,10 +106,8 @@ def _copy_metadata(fd: int, target: str) -> None:
         return
     os.fchmod(fd, stat.S_IMODE(old.st_mode))
     if hasattr(os, "fchown") and old.st_uid > 0 and old.st_gid > 0:
-        try:
+        with contextlib.suppress(OSError):
             os.fchown(fd, old.st_uid, old.st_gid)
-        except OSError:
-            pass
 
 
 def _fsync_dir(directory: str) -> None:

@@ -18,6 +18,7 @@ keep-alive); this module adds what a login needs around it:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import socket
@@ -92,10 +93,8 @@ class _Wire:
         self.arm()
         count = self.sock.recv_into(buffer)
         if _QUICKACK is not None:
-            try:
+            with contextlib.suppress(OSError):  # a socket the peer already closed
                 self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            except OSError:
-                pass  # a socket the peer already closed
         return count
 
     def makefile(self, mode: str = "rb") -> io.BufferedReader:

@@ -13,6 +13,7 @@ writing it is ignored: it never fails or slows down a login by more than a faile
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -77,7 +78,5 @@ def remember(registry: str, token_server: str | None) -> None:
         known[registry] = token_server  # last: the most recent use
     while len(known) > MAX_ENTRIES:
         del known[next(iter(known))]
-    try:
+    with contextlib.suppress(ConfigError):  # a cache: never fail a login over it
         write_atomic(path, json.dumps(known, indent="\t").encode("utf-8"))
-    except ConfigError:
-        pass  # a cache: never fail a login over it
