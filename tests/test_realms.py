@@ -183,7 +183,8 @@ def test_a_failed_tls_preconnect_leaves_no_socket_open() -> None:
         with pytest.raises(HttpError, match=r"TLS handshake with 127\.0\.0\.1:\d+: timed out"):
             conn.request("GET", "/", [("Host", "x")], b"", deadline=time.monotonic() + 2)
         assert not conn.preconnected and conn.connects == 1
-        assert set(os.listdir("/proc/self/fd")) == before
+        # Other threads of the test process may close descriptors meanwhile; none may be added.
+        assert set(os.listdir("/proc/self/fd")) - before == set()
 
 
 # --------------------------------------------------------------------------- logins
