@@ -25,7 +25,7 @@ import regauth
 from regauth.auth import RegistryAuth, merge_scopes
 from tests.support.oci import make_oci_layout, skopeo_push
 from tests.support.registry import RegistryStack, have_registry, start_registry_stack
-from tests.support.require import require
+from tests.support.require import require, require_module
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 IMAGE = "test/hello"
@@ -206,7 +206,7 @@ def test_httpx_pulls_manifest_and_caches(
     registry_token_https: RegistryStack, pushed: str, isolated_env: object, docker_config_dir: Path
 ) -> None:
     """httpx.Client with HttpxRegistryAuth: same pull, one token request for two manifest GETs."""
-    httpx = pytest.importorskip("httpx")
+    httpx = require_module("httpx")
     from regauth.auth import HttpxRegistryAuth
 
     stack = registry_token_https
@@ -232,7 +232,7 @@ def test_httpx_async_client_and_basic(
     registry_basic_https: RegistryStack, registry_token_https: RegistryStack, pushed: str
 ) -> None:
     """The same auth object drives httpx.AsyncClient, against a Basic and a token registry."""
-    httpx = pytest.importorskip("httpx")
+    httpx = require_module("httpx")
     from regauth.auth import HttpxRegistryAuth
 
     async def pull(stack: RegistryStack) -> int:
@@ -282,11 +282,12 @@ except ImportError as exc:
     message = str(exc)
 else:
     raise SystemExit("RegistryAuth imported without requests")
-url, ca, user, password = sys.argv[1:5]
+url, ca, user, accept = sys.argv[1:5]
+password = sys.stdin.read()  # never in argv
 auth = regauth.auth.HttpxRegistryAuth(user, password)
 with httpx.Client(auth=auth, verify=ssl.create_default_context(cafile=ca)) as client:
-    first = client.get(url, headers={"Accept": sys.argv[5]})
-    second = client.get(url, headers={"Accept": sys.argv[5]})
+    first = client.get(url, headers={"Accept": accept})
+    second = client.get(url, headers={"Accept": accept})
 print(json.dumps({"message": message, "status": [first.status_code, second.status_code],
                   "history": [len(first.history), len(second.history)],
                   "requests": "requests" in sys.modules and sys.modules["requests"] is not None}))
@@ -295,12 +296,12 @@ print(json.dumps({"message": message, "status": [first.status_code, second.statu
 
 def test_httpx_works_without_requests(registry_token_https: RegistryStack, pushed: str) -> None:
     """With requests not importable, HttpxRegistryAuth still pulls (and RegistryAuth says what is missing)."""
-    pytest.importorskip("httpx")
     stack = registry_token_https
     before = len(_token_requests(stack))
-    argv = [_manifest_url(stack), str(stack.ca_path), stack.username, stack.password, OCI_MANIFEST]
+    argv = [_manifest_url(stack), str(stack.ca_path), stack.username, OCI_MANIFEST]
     proc = subprocess.run(
         [sys.executable, "-c", _WITHOUT_REQUESTS, *argv],
+        input=stack.password,
         capture_output=True,
         text=True,
         timeout=60,
@@ -333,7 +334,7 @@ def test_token_redirects_follow_the_transport_policy() -> None:
             reply(req, 401, b"{}", [("WWW-Authenticate", challenge)])
 
     reg = FakeServer(registry)
-    httpx = pytest.importorskip("httpx")
+    httpx = require_module("httpx")
     from regauth.auth import HttpxRegistryAuth
 
     try:

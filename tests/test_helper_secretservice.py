@@ -33,9 +33,9 @@ from regauth.helpers.secretservice import (
 )
 from regauth.helpers.serve import BackendError
 from tests.support.keyring_env import KEYRING_PASSWORD, PLAIN_HELPER_CODE, secretservice_env  # noqa: F401
-from tests.support.require import require
+from tests.support.require import require, require_module
 
-jeepney = pytest.importorskip("jeepney")
+jeepney = require_module("jeepney")
 from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call  # noqa: E402
 from jeepney.io.blocking import DBusConnection, open_dbus_connection  # noqa: E402
 
