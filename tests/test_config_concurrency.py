@@ -1,9 +1,10 @@
 """Concurrent writers and killed writers on one config.json: nothing lost, never a torn file.
 
 Reference: docs/interop.md, "Concurrent writers" (64 concurrent `docker logout`: 59-60 of 64 lost,
-unknown key dropped) and docs/config-file.md, "Known Docker defects" (no lock in Docker).  Processes
-are forked where the platform allows: starting a fresh interpreter and importing the package for
-each of 64 x 4 workers would make the test slow.
+unknown key dropped) and docs/config-file.md, "Known Docker defects" (no lock in Docker).  Workers
+come from a fork server where the platform has one: starting a fresh interpreter for each of 64 x 4
+workers would make the test slow, and forking the test process itself is unsafe once fixtures have
+started threads in it.
 Set REGAUTH_CRASH_RUNS (e.g. 1000) for the longer crash run; the default is 200.
 """
 
@@ -23,8 +24,10 @@ from regauth.config.file import CONFIG_FILENAME, ConfigFile, dumps, load, update
 from regauth.config.lock import lock_path_for
 from regauth.errors import ConfigError
 
-_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 CTX: Any = multiprocessing.get_context(_METHOD)
+if _METHOD == "forkserver":  # the server imports this module (and regauth) once; workers fork from it
+    CTX.set_forkserver_preload([__name__])
 ENTRIES = 64
 
 
