@@ -60,12 +60,13 @@ def install_regauth(python: str, directory: Path) -> str:
         dict(os.environ),
     )
     (wheel,) = wheels.glob("regauth-*.whl")
-    run_quiet([*pip, "--python", target, "install", "-q", "--no-deps", str(wheel)], dict(os.environ))
+    # The secretservice extra (jeepney, cryptography) is what a user of that helper installs.
+    run_quiet([*pip, "--python", target, "install", "-q", f"{wheel}[secretservice]"], dict(os.environ))
     return str(bin_dir)
 
 
 def docker_only_path(directory: Path) -> str:
-    """A PATH value holding only a ``docker`` symlink: Docker then uses the file store (§3)."""
+    """A PATH value holding only a ``docker`` symlink: Docker then uses the file store."""
     docker = shutil.which("docker")
     if docker is None:
         raise RuntimeError("the Docker CLI is not on PATH")

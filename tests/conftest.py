@@ -144,7 +144,7 @@ def isolated_env(tmp_path: Path, docker_config_dir: Path, monkeypatch: pytest.Mo
 
 @pytest.fixture(scope="session")
 def docker_only_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A PATH value holding only a ``docker`` symlink, so Docker uses the file store (§3)."""
+    """A PATH value holding only a ``docker`` symlink, so Docker uses the file store."""
     docker = shutil.which("docker")
     require(docker is not None, "the Docker CLI is not installed")
     assert docker is not None

@@ -159,7 +159,7 @@ def test_docker_login_wrong_password_fails(
 
 @pytest.mark.parametrize("fixture", ["registry_token_https", "registry_token_http"])
 def test_token_scope_is_enforced_by_registry(fixture: str, request: pytest.FixtureRequest) -> None:
-    """In-scope repo authorised (404 NAME_UNKNOWN), other repo 401 insufficient_scope (§2)."""
+    """In-scope repo authorised (404 NAME_UNKNOWN), other repo 401 insufficient_scope (docs/registry-auth.md)."""
     stack: RegistryStack = request.getfixturevalue(fixture)
     token = _fetch_token(stack, stack.username, stack.password, "repository:test/a:pull")
     bearer = {"Authorization": f"Bearer {token}"}
@@ -171,7 +171,7 @@ def test_token_scope_is_enforced_by_registry(fixture: str, request: pytest.Fixtu
 
 
 def test_token_acl_limits_user_to_one_repo(registry_token_https: RegistryStack) -> None:
-    """ACL: ``limited`` gets ``test/a`` only; other repo comes back ``actions: []`` → 401 (§2)."""
+    """ACL: ``limited`` gets ``test/a`` only; other repo comes back ``actions: []`` → 401 (docs/registry-auth.md)."""
     stack = registry_token_https
     password = REGISTRY_USERS["limited"]
     ok = _fetch_token(stack, "limited", password, "repository:test/a:pull")
@@ -235,7 +235,7 @@ def _tags(stack: RegistryStack, repo: str) -> list[str]:
 def test_skopeo_pushes_to_the_fixture_registries(
     fixture: str, request: pytest.FixtureRequest, isolated_env: IsolatedEnv, tmp_path: Path
 ) -> None:
-    """skopeo copy of a tiny OCI layout with an auth file and --dest-cert-dir works (§6)."""
+    """skopeo copy of a tiny OCI layout with an auth file and --dest-cert-dir works (docs/interop.md)."""
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
     stack: RegistryStack = request.getfixturevalue(fixture)
     layout = make_oci_layout(tmp_path / "oci")
@@ -251,7 +251,7 @@ def test_skopeo_push_with_docker_identitytoken(
     docker_only_path: str,
     tmp_path: Path,
 ) -> None:
-    """docker login identitytoken → skopeo POSTs a chunked refresh_token form (§3.2, §6)."""
+    """docker login identitytoken → skopeo POSTs a chunked refresh_token form (docs/interop.md)."""
     require(shutil.which("skopeo") is not None, "skopeo is not installed")
     stack = registry_token_https
     assert isinstance(stack.token_server, TokenServer)
