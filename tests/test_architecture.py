@@ -265,7 +265,9 @@ def test_sources_cite_only_what_the_repository_holds() -> None:
     """Comments point at docs/ or upstream, never at files outside the repository or at the tracker."""
     import re
 
-    outside = re.compile(r"(?<!docs/)(docker-behaviour|observed|peers|hub-web-login)\.md|\bissue \d+|\(issue \d+|§")
+    outside = re.compile(
+        r"(?<!docs/)(docker-behaviour|observed|peers|hub-web-login)\.md|\bissue \d+|\(issue \d+|§"
+    )
     found = [
         f"{path.relative_to(SRC.parent)}:{n}"
         for root in ("src", "tests", "bench", "fuzz")

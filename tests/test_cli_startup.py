@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from regauth import __version__
-from regauth.cli.main import HANDLERS, main
+from regauth.cli.main import HANDLERS, handler, main
 from regauth.cli.parser import COMMANDS
 
 
@@ -25,6 +25,8 @@ def _main(argv: list[str]) -> tuple[int, str, str]:
 
 def test_every_declared_command_has_an_implementation() -> None:
     assert sorted(HANDLERS) == sorted(c.name for c in COMMANDS)
+    for name in HANDLERS:
+        assert callable(handler(name)), name
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["-v"], ["-D", "--version"], ["--version", "list"]])

@@ -159,7 +159,7 @@ def test_docker_login_wrong_password_fails(
 
 @pytest.mark.parametrize("fixture", ["registry_token_https", "registry_token_http"])
 def test_token_scope_is_enforced_by_registry(fixture: str, request: pytest.FixtureRequest) -> None:
-    """In-scope repo authorised (404 NAME_UNKNOWN), other repo 401 insufficient_scope (docs/registry-auth.md)."""
+    """In scope: 404 NAME_UNKNOWN; another repo: 401 insufficient_scope (docs/registry-auth.md)."""
     stack: RegistryStack = request.getfixturevalue(fixture)
     token = _fetch_token(stack, stack.username, stack.password, "repository:test/a:pull")
     bearer = {"Authorization": f"Bearer {token}"}
@@ -171,7 +171,7 @@ def test_token_scope_is_enforced_by_registry(fixture: str, request: pytest.Fixtu
 
 
 def test_token_acl_limits_user_to_one_repo(registry_token_https: RegistryStack) -> None:
-    """ACL: ``limited`` gets ``test/a`` only; other repo comes back ``actions: []`` → 401 (docs/registry-auth.md)."""
+    """ACL: ``limited`` gets ``test/a`` only; another repo: ``actions: []``, 401 (docs/registry-auth.md)."""
     stack = registry_token_https
     password = REGISTRY_USERS["limited"]
     ok = _fetch_token(stack, "limited", password, "repository:test/a:pull")

@@ -8,6 +8,7 @@ HTTP stack, only when the command runs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,31 +16,36 @@ from typing import IO
 
 from regauth._exit import exit_process
 from regauth._version import __version__
-from regauth.cli import inventory, login
-from regauth.cli.completion import completion
-from regauth.cli.export import export
-from regauth.cli.helper import helper
-from regauth.cli.migrate import migrate
 from regauth.cli.output import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, warn
 from regauth.cli.parser import build_parser
-from regauth.cli.token import token
 from regauth.errors import RegauthError, UsageError
 
-__all__ = ["HANDLERS", "main"]
+__all__ = ["HANDLERS", "handler", "main"]
 
-#: command name (as declared in :data:`regauth.cli.parser.COMMANDS`) -> its implementation
-HANDLERS: dict[str, Callable[[argparse.Namespace, IO[str]], int]] = {
-    "login": login.login,
-    "logout": login.logout,
-    "helper": helper,
-    "status": inventory.status,
-    "list": inventory.list_,
-    "get": inventory.get,
-    "migrate": migrate,
-    "export": export,
-    "completion": completion,
-    "token": token,
+#: command name (as declared in :data:`regauth.cli.parser.COMMANDS`) -> (module, function) that
+#: implements it.  The module is imported when its command runs, so one command does not pay for
+#: loading the others (``completion`` and ``token`` need modules a ``logout`` never uses).
+HANDLERS: dict[str, tuple[str, str]] = {
+    "login": ("regauth.cli.login", "login"),
+    "logout": ("regauth.cli.login", "logout"),
+    "helper": ("regauth.cli.helper", "helper"),
+    "status": ("regauth.cli.inventory", "status"),
+    "list": ("regauth.cli.inventory", "list_"),
+    "get": ("regauth.cli.inventory", "get"),
+    "migrate": ("regauth.cli.migrate", "migrate"),
+    "export": ("regauth.cli.export", "export"),
+    "completion": ("regauth.cli.completion", "completion"),
+    "token": ("regauth.cli.token", "token"),
 }
+
+
+def handler(command: str) -> Callable[[argparse.Namespace, IO[str]], int]:
+    """The function implementing ``command`` (its module imported now)."""
+    module, function = HANDLERS[command]
+    implementation: Callable[[argparse.Namespace, IO[str]], int] = getattr(
+        importlib.import_module(module), function
+    )
+    return implementation
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,7 +80,7 @@ def _run(arguments: list[str]) -> int:
 
         logging.basicConfig(level=logging.DEBUG, format="DEBUG %(name)s: %(message)s")
     try:
-        return HANDLERS[args.command](args, sys.stdin)
+        return handler(args.command)(args, sys.stdin)
     except UsageError as exc:
         warn(str(exc))
         return EXIT_USAGE

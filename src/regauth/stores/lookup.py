@@ -24,7 +24,6 @@ Docker ignores an invalid ``DOCKER_AUTH_CONFIG``; a listing reports it in an ent
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,7 +66,13 @@ ENV = "env"
 AUTHFILE = "authfile"
 DOCKER = "docker"
 
-_log = logging.getLogger(__name__)
+
+
+def _warn(message: str) -> None:
+    """Log a skipped source (``logging`` is loaded only when there is something to say)."""
+    import logging
+
+    logging.getLogger(__name__).warning("%s", message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +220,9 @@ def find(
             if source.strict:
                 raise
             if source.kind == ENV:
-                _log.warning("%s; it is ignored", exc)
+                _warn(f"{exc}; it is ignored")
             else:
-                _log.warning("cannot read %s; it is skipped", source.location)
+                _warn(f"cannot read {source.location}; it is skipped")
             continue
         if hit is not None:
             yield hit
