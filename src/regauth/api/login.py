@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from regauth.config.file import ConfigFile, check, config_path, entry_credentials, update
@@ -23,6 +22,8 @@ from regauth.stores.resolve import StoreChoice, choose_store, detect_default_sto
 from regauth.transport.realms import remember, remembered
 
 if TYPE_CHECKING:
+    import pathlib
+
     from regauth.transport.session import TransportOptions
 
 __all__ = [
@@ -57,9 +58,11 @@ class LoginOutcome:
     rejected_defaults: tuple[str, ...] = ()
 
     @property
-    def config_path(self) -> Path:
+    def config_path(self) -> pathlib.Path:
         """``config_file`` as a Path (the config.json the login used)."""
-        return Path(self.config_file)
+        import pathlib  # only for callers that ask for a Path
+
+        return pathlib.Path(self.config_file)
 
 
 @dataclass(frozen=True, slots=True)
