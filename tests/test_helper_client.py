@@ -13,7 +13,7 @@ import pytest
 
 from regauth.credentials import Credentials
 from regauth.errors import HelperError
-from regauth.stores import Store
+from regauth.stores.base import Store
 from regauth.stores.helper import HelperStore
 
 FAKES = Path(__file__).parent / "fakehelpers"

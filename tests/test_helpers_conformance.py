@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from regauth.stores import Store
+from regauth.stores.base import Store
 from regauth.stores.helper import HelperStore
 from regauth.testing import MemoryStore, StoreTests
 from tests.support.gpg import pass_env  # noqa: F401

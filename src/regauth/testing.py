@@ -11,7 +11,7 @@ import uuid
 from typing import ClassVar
 
 from regauth.credentials import Credentials
-from regauth.stores import Store
+from regauth.stores.base import Store
 
 __all__ = ["MemoryStore", "StoreTests"]
 
