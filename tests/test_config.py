@@ -36,6 +36,7 @@ from regauth.config.file import (
     entry_credentials,
     load,
     update,
+    update_config,
 )
 from regauth.config.lock import file_lock, lock_path_for
 from regauth.config.settings import Settings, load_settings, settings_path
@@ -368,15 +369,113 @@ def test_symlink_kept_and_target_replaced(tmp_path: Path) -> None:
     assert lock_path_for(link) == str(real_dir / "actual.json.lock")
 
 
+def _tree(root: Path) -> list[str]:
+    """Every path under ``root`` (links not followed), to prove nothing was created."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
 @posix_only
-def test_dangling_symlink_target_created(tmp_path: Path) -> None:
-    """docs/config-file.md, "Save": the target is written even if the link dangles."""
-    link = tmp_path / CONFIG_FILENAME
-    target = tmp_path / "sub" / "target.json"
+@pytest.mark.parametrize("where", ["missing_parents", "existing_dir", "relative_chain"])
+def test_dangling_symlink_refused_nothing_created(tmp_path: Path, where: str) -> None:
+    """docs/config-file.md, "Symlinks and modes": a dangling config.json link is refused with one
+    line naming the link and its target; no directory, lock file or temporary file is created."""
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    link = cfg_dir / CONFIG_FILENAME
+    if where == "missing_parents":
+        target = str(tmp_path / "nonexistent" / "deeper" / "x.json")
+    elif where == "existing_dir":
+        target = str(tmp_path / "x.json")
+    else:  # a link to a link to nothing
+        os.symlink("gone.json", cfg_dir / "hop.json")
+        target = "hop.json"
     os.symlink(target, link)
-    update(link, _add("h"))
-    assert link.is_symlink() and json.loads(target.read_text()) == {"auths": {"h": {}}}
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    before = _tree(tmp_path)
+    for action in (lambda: update(link, _add("h", {"auth": "dTpw"})), lambda: check(link)):
+        with pytest.raises(ConfigError) as info:
+            action()
+        message = str(info.value)
+        assert message.startswith(f"{link}: is a dangling symbolic link to {target} "), message
+        assert "\n" not in message and info.value.path == str(link)
+    assert _tree(tmp_path) == before
+    assert load(link).exists is False  # reading: a missing file, as Docker reads it
+
+
+@posix_only
+def test_dangling_symlink_in_config_dir_refused(tmp_path: Path) -> None:
+    """docs/config-file.md, "Symlinks and modes": a missing --config directory is created 0700, but a
+    dangling link among the missing levels is refused (Docker's MkdirAll fails on it too)."""
+    os.symlink(tmp_path / "nowhere" / "dir", tmp_path / "linkdir")
+    path = tmp_path / "linkdir" / "sub" / CONFIG_FILENAME
+    before = _tree(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        update(path, _add("h"))
+    link, target = tmp_path / "linkdir", tmp_path / "nowhere" / "dir"
+    dangling = f"directory {link} is a dangling symbolic link to {target}"
+    assert str(info.value).startswith(f"{path}: {dangling} ")
+    assert _tree(tmp_path) == before
+    plain = tmp_path / "plain" / "sub" / CONFIG_FILENAME  # no link: created as Docker does
+    update(plain, _add("h"))
+    assert stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o700 and plain.exists()
+
+
+@posix_only
+def test_symlink_loop_refused_by_update(tmp_path: Path) -> None:
+    """A config.json link loop: one line saying so, nothing created."""
+    os.symlink("b.json", tmp_path / CONFIG_FILENAME)
+    os.symlink(CONFIG_FILENAME, tmp_path / "b.json")
+    before = _tree(tmp_path)
+    with pytest.raises(ConfigError, match="symlink loop"):
+        update(tmp_path / CONFIG_FILENAME, _add("h"))
+    assert _tree(tmp_path) == before
+
+
+_SECRET_ENTRY = {"auth": "dTpwYXNzd29yZA=="}  # u:password
+
+
+@posix_only
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o666, 0o755])
+def test_secret_into_open_file_makes_it_0600(tmp_path: Path, mode: int) -> None:
+    """docs/config-file.md, "Symlinks and modes": a secret written into a file group or others can
+    access leaves it 0600, and the result names the old mode (Docker keeps 0644)."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('{"auths": {}}')
+    os.chmod(path, mode)
+    saved = update_config(path, _add("h", _SECRET_ENTRY))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (saved.changed, saved.written, saved.tightened_from) == (True, True, mode)
+
+
+@posix_only
+@pytest.mark.parametrize("field", ["auth", "identitytoken"])
+def test_secret_through_symlink_tightens_the_target(tmp_path: Path, field: str) -> None:
+    """A linked config.json keeps working (the target is written) and the target ends 0600."""
+    target = tmp_path / "real.json"
+    target.write_text('{"auths": {"h": {}}}')
+    os.chmod(target, 0o644)
+    link = tmp_path / CONFIG_FILENAME
+    os.symlink(target.name, link)
+    saved = update_config(link, _add("h", {field: "c2VjcmV0OnNlY3JldA=="}))
+    assert link.is_symlink() and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert saved.tightened_from == 0o644
+
+
+@posix_only
+def test_mode_kept_without_a_new_secret(tmp_path: Path) -> None:
+    """No secret goes in (a helper marker, a removal, the same secret again): the mode is kept."""
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text(json.dumps({"auths": {"old": _SECRET_ENTRY}}))
+    os.chmod(path, 0o644)
+    assert update_config(path, _add("marker")).tightened_from is None
+    assert update_config(path, lambda cfg: cfg.remove_auth("marker")).tightened_from is None
+    assert update_config(path, _add("old", dict(_SECRET_ENTRY))).written is False
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    os.chmod(path, 0o600)
+    assert update_config(path, _add("new", _SECRET_ENTRY)).tightened_from is None  # already private
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    os.chmod(path, 0o400)  # owner-only but read-only: nothing to tighten, the mode is kept
+    assert update_config(path, _add("other", _SECRET_ENTRY)).tightened_from is None
+    assert stat.S_IMODE(path.stat().st_mode) == 0o400
 
 
 def test_skip_save_when_unchanged(tmp_path: Path) -> None:

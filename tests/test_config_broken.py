@@ -95,8 +95,38 @@ def test_missing_file_is_empty_not_an_error(tmp_path: Path) -> None:
     assert not cfg.contains_auth()
 
 
+@pytest.mark.parametrize("content", [b"", b"\n", b" \n\t\r\n "], ids=["empty", "newline", "whitespace"])
+def test_empty_or_whitespace_file_reads_as_empty(tmp_path: Path, content: bytes) -> None:
+    """docs/config-file.md, "Loading": a 0-byte or whitespace-only file is ``{}`` (Docker and docker-py
+    read it so; nothing in it can be lost); an update writes a normal file and keeps the mode."""
+    path = tmp_path / "config.json"
+    path.write_bytes(content)
+    if sys.platform != "win32":
+        os.chmod(path, 0o640)
+    cfg = load(path)
+    assert cfg.exists and cfg.data == {} and not cfg.contains_auth()
+
+    def change(cfg: ConfigFile) -> bool:
+        cfg.set_auth("h:1", {})
+        return True
+
+    assert update(path, change)
+    assert path.read_text() == '{\n\t"auths": {\n\t\t"h:1": {}\n\t}\n}'
+    if sys.platform != "win32":
+        assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+def test_other_whitespace_is_not_empty(tmp_path: Path) -> None:
+    """Only JSON's whitespace counts: a form feed or NULs (a crash artefact) are still refused."""
+    for content in (b"\x0c\n", b"\x00" * 16):
+        path = tmp_path / "config.json"
+        path.write_bytes(content)
+        with pytest.raises(ConfigError, match="invalid JSON"):
+            load(path)
+
+
 def test_dangling_symlink_loads_as_missing(tmp_path: Path) -> None:
-    """A symlinked config.json whose target is gone loads as missing (Docker writes the target)."""
+    """A symlinked config.json whose target is gone loads as missing, as in Docker (a save is refused)."""
     if sys.platform == "win32":
         pytest.skip("symlinks need privileges on Windows")
     path = tmp_path / "config.json"

@@ -102,6 +102,13 @@ def _symlink_loop(path: Path) -> None:
     os.symlink(path.name, other)
 
 
+def _dangling(target: str) -> Callable[[Path], None]:
+    def setup(path: Path) -> None:
+        os.symlink(target, path)
+
+    return setup
+
+
 def _unreadable(path: Path) -> None:
     path.write_text(_VALID_TEXT)
     os.chmod(path, 0)
@@ -132,8 +139,6 @@ def corpus(directory: Path) -> list[BrokenCase]:
     valid_b64 = _b64(f"{_SECRET_USER}:{pw}".encode())
     truncated = _VALID_TEXT[: len(_VALID_TEXT) // 2]
     return [
-        BrokenCase("empty", _writer(b""), expect="empty"),
-        BrokenCase("whitespace_only", _writer(b" \n\t\r\n "), expect="whitespace"),
         BrokenCase("truncated", _text(truncated), secrets=(pw, valid_b64), expect="invalid JSON"),
         BrokenCase("bom", _writer(b"\xef\xbb\xbf" + _VALID_TEXT.encode()), expect="BOM"),
         BrokenCase("invalid_utf8", _writer(b'{"psFormat": "\xff\xfe"}'), expect="UTF-8"),
@@ -206,6 +211,22 @@ def corpus(directory: Path) -> list[BrokenCase]:
         BrokenCase("huge_50mb", _huge, expect="too large"),
         BrokenCase("directory", _directory, expect="directory"),
         BrokenCase("symlink_loop", _symlink_loop, posix_only=True, expect="symlink loop"),
+        BrokenCase(
+            "dangling_symlink",
+            _dangling("gone/deeper/config.json"),
+            load_fails=False,
+            posix_only=True,
+            expect="dangling symbolic link to gone/deeper/config.json",
+            note="reads as missing (as Docker); a save is refused: Docker creates the target and its parents",
+        ),
+        BrokenCase(
+            "dangling_symlink_same_dir",
+            _dangling("elsewhere.json"),
+            load_fails=False,
+            posix_only=True,
+            expect="dangling symbolic link to elsewhere.json",
+            note="the target's directory exists: Docker writes a new file there; regauth refuses",
+        ),
         BrokenCase("fifo", _fifo, posix_only=True, expect="not a regular file"),
         BrokenCase(
             "unreadable",

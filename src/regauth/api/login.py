@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from regauth.config.file import ConfigFile, check, config_path, entry_credentials, update
+from regauth.config.file import ConfigFile, check, config_path, entry_credentials, update, update_config
 from regauth.config.settings import load_settings
 from regauth.credentials import Credentials
-from regauth.errors import StoreError, TransportError, UsageError
+from regauth.errors import StoreError, UsageError
 from regauth.registry.address import logout_keys, matching_keys, normalise
 from regauth.registry.flow import LoginResult, login_flow
 from regauth.stores.file import file_entry, marker_entry
@@ -45,6 +45,8 @@ class LoginOutcome:
 
     ``verified`` is False when the registry asked for no credentials at all (nothing was checked).
     ``plaintext`` is True when a password was written into ``config.json`` (Docker's warning case).
+    ``tightened_from`` is config.json's old mode when the login made it 0600 (a secret went into a
+    file group or others could access; docs/config-file.md, "Symlinks and modes"), else None.
     """
 
     server: str
@@ -56,6 +58,7 @@ class LoginOutcome:
     plaintext: bool
     detected_store: str | None = None
     rejected_defaults: tuple[str, ...] = ()
+    tightened_from: int | None = None
 
     @property
     def config_path(self) -> pathlib.Path:
@@ -105,35 +108,34 @@ def verify(
 ) -> LoginResult:
     """Run the registry handshake for ``key`` with ``creds`` on each allowed endpoint in turn.
 
-    Raises AuthError when refused, TransportError when no endpoint could be reached.
+    Raises AuthError when refused, TransportError when no endpoint could be reached (the plain-HTTP
+    endpoint of an insecure registry is tried only when its HTTPS one does not speak TLS).
     """
     from regauth.transport.session import (  # ssl and socket: only when connecting
+        Session,
         endpoint_origin,
-        endpoints_for,
-        open_session,
         run_flow,
+        try_endpoints,
     )
 
     options = transport_options(tls_verify, cert_dir, timeout)
-    failures: list[str] = []
-    for endpoint in endpoints_for(key, options):
-        try:
-            with open_session(endpoint, options) as session:
-                origin = endpoint_origin(endpoint.url)
-                session.preconnect(origin)  # the handshakes overlap building the flow
-                token_server = remembered(origin)
-                if token_server is not None and token_server != origin:
-                    session.preconnect(token_server)  # and the token server remembered for it
-                result = run_flow(session, login_flow(endpoint.url, creds, scopes=scopes), options)
-                others = [o for o in session.origins if o != origin]
-                used = others[0] if len(others) == 1 else None
-                if used != token_server:  # the usual login re-reads and writes nothing
-                    remember(origin, used)
-        except TransportError as exc:
-            failures.append(str(exc))
-            continue
+
+    def attempt(session: Session) -> LoginResult:
+        endpoint = session.endpoint
+        origin = endpoint_origin(endpoint.url)
+        session.preconnect(origin)  # the handshakes overlap building the flow
+        token_server = remembered(origin)
+        if token_server is not None and token_server != origin:
+            session.preconnect(token_server)  # and the token server remembered for it
+        result = run_flow(session, login_flow(endpoint.url, creds, scopes=scopes), options)
+        others = [o for o in session.origins if o != origin]
+        used = others[0] if len(others) == 1 else None
+        if used != token_server:  # the usual login re-reads and writes nothing
+            remember(origin, used)
         return result
-    raise TransportError(failures[-1] if len(failures) == 1 else "; ".join(failures))
+
+    # plain HTTP only after a server that does not speak TLS, never after a refusal over TLS
+    return try_endpoints(key, options, attempt)
 
 
 def login(
@@ -212,7 +214,7 @@ def login(
             changed = True
         return changed
 
-    update(path, change)
+    saved = update_config(path, change)
     choice = chosen[-1]
     return LoginOutcome(
         server=key,
@@ -224,6 +226,7 @@ def login(
         plaintext=choice.helper is None and bool(final.password),
         detected_store=detected[-1] if detected else None,
         rejected_defaults=tuple(rejected),
+        tightened_from=saved.tightened_from,
     )
 
 

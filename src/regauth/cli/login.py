@@ -60,6 +60,11 @@ def _report(outcome: object) -> None:
         warn(f"note: default credential helper not used: {reason}")
     if not outcome.verified:
         warn(f"WARNING! {outcome.server} asked for no credentials: they were stored but not verified.")
+    if outcome.tightened_from is not None:
+        warn(
+            f"note: {outcome.config_file} was mode {outcome.tightened_from:04o}, open to group or "
+            "others; it now holds credentials, so it is 0600"
+        )
     if outcome.plaintext:
         plaintext_warning(outcome.config_file)
     print("Login Succeeded")

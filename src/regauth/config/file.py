@@ -9,7 +9,12 @@ procedure (:mod:`.save`).  What Docker lacks and regauth adds:
   so concurrent logins and logouts lose nothing;
 - a file that fails to load is never written over (Docker replaces it with what it could parse,
   github.com/docker/cli/issues/5075): every problem is one :class:`ConfigError` line naming the
-  file, and the file is left as it was.
+  file, and the file is left as it was;
+- a dangling symlink is refused before anything is created, and a file that gets a secret while
+  group or others may read it ends 0600 (docs/config-file.md, "Symlinks and modes").
+
+An empty or whitespace-only file reads as ``{}``, as in Docker (its JSON decoder reports end of
+input, which Docker treats as an empty file) and docker-py: there is nothing in it to lose.
 
 Key order: keys keep their place; a new ``auths`` entry goes to its sorted place when the entries
 are sorted (as Docker writes them) and last otherwise; a new top-level key Docker knows goes to
@@ -21,11 +26,12 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from dataclasses import dataclass
 
 from regauth.config.document import dumps, loads
 from regauth.config.lock import LockUnavailableError, file_lock
 from regauth.config.paths import CONFIG_FILENAME, config_dir, config_path
-from regauth.config.save import describe_os_error, make_dirs, write_atomic
+from regauth.config.save import describe_os_error, make_dirs, refuse_dangling, write_atomic
 from regauth.config.schema import decode_auth, encode_auth, entry_credentials, validate
 from regauth.errors import ConfigError
 
@@ -39,6 +45,7 @@ __all__ = [
     "DOCKER_KEY_ORDER",
     "MAX_CONFIG_SIZE",
     "ConfigFile",
+    "Saved",
     "check",
     "config_dir",
     "config_path",
@@ -49,6 +56,7 @@ __all__ = [
     "load",
     "loads",
     "update",
+    "update_config",
     "write_atomic",
 ]
 
@@ -207,8 +215,8 @@ def _parse(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"invalid UTF-8 at byte {exc.start}") from None
-    if not text.strip():
-        raise ValueError("file is empty" if not text else "file holds only whitespace")
+    if not text.strip(" \t\r\n"):  # JSON's whitespace only: Docker reads it as no settings
+        return {}
     try:
         data = loads(text)
     except ValueError as exc:
@@ -237,23 +245,70 @@ def load(path: str | os.PathLike[str]) -> ConfigFile:
 
 
 def check(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`ConfigError` as :func:`load` would; used to fail before any network traffic."""
-    _load(os.fspath(path))
+    """Raise :class:`ConfigError` as :func:`load` or :func:`update` would before changing anything.
+
+    Used to fail before any network traffic: a broken file, or a dangling symlink on the path.
+    """
+    path = os.fspath(path)
+    refuse_dangling(path)
+    _load(path)
 
 
 # --------------------------------------------------------------------------- update
 
 
+#: The ``auths`` entry fields whose values are secrets (or hold one).
+_SECRET_FIELDS = ("auth", "identitytoken", "registrytoken")
+
+
+def _secrets(data: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """Every (entry, field, value) secret in ``data``'s ``auths``."""
+    auths = data.get("auths")
+    if not isinstance(auths, dict):
+        return set()
+    return {
+        (key, name, value)
+        for key, entry in auths.items()
+        if isinstance(entry, dict)
+        for name in _SECRET_FIELDS
+        if isinstance(value := entry.get(name), str) and value
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What :func:`update_config` did.
+
+    ``changed``: what the change function returned.  ``written``: the file was replaced.
+    ``tightened_from``: the file's old mode when it was set to 0600 because a secret went into a
+    file that group or others could access (None otherwise).
+    """
+
+    changed: bool
+    written: bool = False
+    tightened_from: int | None = None
+
+
 def update(
     path: str | os.PathLike[str], change: Callable[[ConfigFile], bool], *, lock_timeout: float = 30.0
 ) -> bool:
-    """Read-modify-write ``path`` under its lock; return what ``change`` returned.
+    """:func:`update_config`, returning only what ``change`` returned."""
+    return update_config(path, change, lock_timeout=lock_timeout).changed
 
-    Takes the lock, re-reads the file strictly under it, calls ``change(cfg)`` (it mutates ``cfg``
-    and returns True if it changed something) and, if so, saves atomically unless the new text is
-    byte-identical to the file.  Never writes when the load fails.  Raises :class:`ConfigError`.
+
+def update_config(
+    path: str | os.PathLike[str], change: Callable[[ConfigFile], bool], *, lock_timeout: float = 30.0
+) -> Saved:
+    """Read-modify-write ``path`` under its lock; say what happened.
+
+    Refuses a dangling symlink on the path before creating anything.  Takes the lock, re-reads the
+    file strictly under it, calls ``change(cfg)`` (it mutates ``cfg`` and returns True if it changed
+    something) and, if so, saves atomically unless the new text is byte-identical to the file.  A
+    save that adds or changes a secret makes a file that group or others could access 0600.  Never
+    writes when the load fails.  Raises :class:`ConfigError`.
     """
     path = os.fspath(path)
+    refuse_dangling(path)
     # The lock file lives beside the real file, so its directory must exist first; a failure here is
     # reported below, by the lock or the write, with the path in the message.
     with contextlib.suppress(OSError):
@@ -261,12 +316,14 @@ def update(
     try:
         with file_lock(path, lock_timeout):
             cfg, raw = _load(path)
-            changed = change(cfg)
-            if changed:
-                content = dumps(cfg.data).encode("utf-8")
-                if content != raw:
-                    write_atomic(path, content)
-            return changed
+            before = _secrets(cfg.data)
+            if not change(cfg):
+                return Saved(False)
+            content = dumps(cfg.data).encode("utf-8")
+            if content == raw:
+                return Saved(True)
+            private = not _secrets(cfg.data) <= before
+            return Saved(True, True, write_atomic(path, content, private=private))
     except LockUnavailableError as exc:
         # No lock file possible (e.g. a read-only directory): a change that changes nothing still
         # succeeds; a real one could not be written anyway.
@@ -275,4 +332,4 @@ def update(
             raise ConfigError(
                 f"{path}: cannot write: cannot create the lock file: {exc.reason}", path
             ) from None
-        return False
+        return Saved(False)
