@@ -13,13 +13,16 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from regauth.helpers.pass_ import encode_server, entry_name
+from regauth.helpers.pass_ import encode_server, refusal
 from tests.support.gpg import pass_env  # noqa: F401
 from tests.support.keyring_env import secretservice_env, write_plain_helper  # noqa: F401
 from tests.support.require import require
@@ -121,20 +124,113 @@ def test_pass_layout_modes_and_pass_show(penv: dict[str, str]) -> None:
     assert not folder.exists()
 
 
-def test_pass_slash_username(penv: dict[str, str]) -> None:
-    """A '/' in a username keeps one file (the Go helper makes it a directory); ours reads it back."""
-    s = server()
-    run(OURS["pass"], "store", creds(s, "org/robot", "pw"))
-    folder = Path(penv["PASSWORD_STORE_DIR"]) / "docker-credential-helpers" / encode_server(s)
-    assert [p.name for p in folder.iterdir()] == [entry_name("org/robot") + ".gpg"]
-    assert '"Username":"org/robot"' in run(OURS["pass"], "get", s)
-    shown = subprocess.run(
-        ["pass", "show", f"docker-credential-helpers/{folder.name}/org%2Frobot"],
-        capture_output=True,
-        check=True,
-        timeout=30,
+def _fresh_store(gpg_env: dict[str, str]) -> tuple[dict[str, str], Path]:
+    """An environment whose PASSWORD_STORE_DIR is a new, initialised store (same gpg key)."""
+    root = Path(tempfile.mkdtemp(prefix="regauth-pass-"))
+    shutil.copyfile(Path(gpg_env["PASSWORD_STORE_DIR"]) / ".gpg-id", root / ".gpg-id")
+    path = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, **gpg_env, "PASSWORD_STORE_DIR": str(root), "PATH": path}, root
+
+
+def _call(env: dict[str, str], program: str, action: str, stdin: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [program, action], input=stdin.encode(), env=env, capture_output=True, timeout=30, check=False
     )
-    assert shown.stdout == b"pw"
+    return done.returncode, done.stdout.decode("utf-8", "replace")
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _round_trip(env: dict[str, str], root: Path, writer: str, reader: str, user: str) -> None:
+    """``writer`` stores ``user``; ``reader`` gets and lists exactly it, then erases the file."""
+    s = "127.0.0.1:5001"
+    request = json.dumps({"ServerURL": s, "Username": user, "Secret": "pw"})
+    assert _call(env, writer, "store", request) == (0, "")
+    code, out = _call(env, reader, "get", s)
+    assert code == 0 and json.loads(out) == {"ServerURL": s, "Username": user, "Secret": "pw"}, out
+    code, out = _call(env, reader, "list", "")
+    assert code == 0 and json.loads(out) == {s: user}, out
+    assert _call(env, reader, "erase", s)[0] == 0
+    assert _tree(root) == [".gpg-id", "docker-credential-helpers"]
+
+
+def _go_reads_back(env: dict[str, str], user: str) -> bool:
+    """Whether the Go helper stores ``user`` and gets the same username and secret back."""
+    s = "127.0.0.1:5002"
+    if _call(env, GO["pass"], "store", json.dumps({"ServerURL": s, "Username": user, "Secret": "pw"}))[0]:
+        return False
+    code, out = _call(env, GO["pass"], "get", s)
+    return code == 0 and json.loads(out) == {"ServerURL": s, "Username": user, "Secret": "pw"}
+
+
+def check_username(gpg_env: dict[str, str], user: str) -> None:
+    """Every username round-trips Go → ours and ours → Go, or ours refuses it and Go loses it too."""
+    env, root = _fresh_store(gpg_env)
+    try:
+        if refusal(user) is None:
+            _round_trip(env, root, GO["pass"], OURS["pass"], user)
+            _round_trip(env, root, OURS["pass"], GO["pass"], user)
+            return
+        request = json.dumps({"ServerURL": "127.0.0.1:5001", "Username": user, "Secret": "pw"})
+        code, out = _call(env, OURS["pass"], "store", request)
+        assert code == 1 and out.startswith("username cannot be stored in pass: ") and out.count("\n") == 1
+        assert _tree(root) == [".gpg-id"]  # nothing written, not even a directory
+        assert not _go_reads_back(env, user)  # the refusal costs nothing the Go helper offers
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+LONG = "\u00e9" * 100  # 200 bytes of UTF-8
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        ".hidden",
+        "..",
+        ".",
+        "a/b",
+        "%2F",
+        "a%2Fb%25",
+        " lead",
+        "\u00fcn\u00ef",
+        LONG,
+        "x" * 251,
+        "x" * 252,
+        "/a",
+        "a/",
+        "-n",
+        "<token>",
+        "a\nb",
+    ],
+)
+def test_pass_usernames_round_trip_or_are_refused(pass_env: dict[str, str], user: str) -> None:  # noqa: F811
+    """A username the Go helper keeps (dot-files too) round-trips both ways; one it loses
+    (``/``, ``.``, ``..``, over 251 bytes) is refused by our store with one line, nothing written."""
+    require(shutil.which(GO["pass"]) is not None, "docker-credential-pass not on PATH")
+    check_username(pass_env, user)
+
+
+_PIECES = st.sampled_from(
+    [".", "..", "/", "%", "%2F", "%25", " ", "\u00fc", "\u65e5", "\U0001f600", "-", "a", "\\"]
+)
+_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")
+USERNAMES = st.one_of(
+    st.lists(_PIECES | _CHARS, min_size=1, max_size=10).map("".join),
+    st.tuples(st.sampled_from(["", ".", "\u00e9", "\u65e5"]), st.integers(240, 256)).map(
+        lambda t: t[0] + "x" * (t[1] - len(t[0].encode()))  # t[1] bytes, near the 251-byte limit
+    ),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(user=USERNAMES)
+def test_pass_generated_usernames_against_go(pass_env: dict[str, str], user: str) -> None:  # noqa: F811
+    """Generated usernames (dots, ``/``, ``%``, spaces, unicode, long) against the Go helper."""
+    require(shutil.which(GO["pass"]) is not None, "docker-credential-pass not on PATH")
+    check_username(pass_env, user)
 
 
 def test_pass_go_two_users_ours_picks_first_by_name(penv: dict[str, str]) -> None:

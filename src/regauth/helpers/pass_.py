@@ -10,11 +10,11 @@ Deliberate differences from the Go helper (documented, tested):
 
 * ``store`` replaces the server's entry: other usernames of the same server are removed, so
   ``get`` returns what was stored last (Go keeps them and returns the alphabetically first).
-* A username containing ``/`` (which breaks the Go layout: the name becomes a sub-directory,
-  github.com/docker/docker-credential-helpers/issues/162) is stored with ``%`` and ``/`` escaped
-  as ``%25`` and ``%2F``; every other username keeps the exact Go file name.  A file name
-  containing ``%2F`` or ``%25`` is read back unescaped (a Go-written username that literally
-  contains those sequences would be misread; no real registry username does).
+* ``store`` refuses a username the Go helper could not read back (:func:`refusal`): one with
+  ``/`` (``pass`` makes it a sub-directory, github.com/docker/docker-credential-helpers/issues/162),
+  ``.`` or ``..`` (the path collapses onto the server's directory or its parent), a NUL, or one
+  too long for a file name.  Every other username is the exact Go file name, dot-files included,
+  so each helper reads what the other stored.
 * ``list`` skips directory names that are not valid padded base64url instead of failing.
 * ``erase`` of a missing server succeeds (exit 0); the Go helper exits 1.
 * ``get`` of a missing server is ``credentials not found in native keychain``, exit 1 (the Go
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -37,12 +36,13 @@ from regauth.helpers.serve import Backend, BackendError, serve
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["NAME", "PassBackend", "decode_server", "encode_server", "entry_name", "main"]
+__all__ = ["NAME", "PassBackend", "decode_server", "encode_server", "main", "refusal"]
 
 NAME = "docker-credential-regauth-pass"
 PREFIX = "docker-credential-helpers"
 _SUFFIX = ".gpg"
-_ESCAPED = re.compile("%2F|%25")
+# Longest file name, in bytes, on the filesystems a password store lives on (ext4, XFS, btrfs, APFS).
+_NAME_MAX = 255
 
 
 def encode_server(server: str) -> str:
@@ -60,16 +60,22 @@ def decode_server(name: str) -> str | None:
     return server if encode_server(server) == name else None
 
 
-def entry_name(username: str) -> str:
-    """File name (without ``.gpg``) for ``username``: Go's, unless it contains ``/``."""
+def refusal(username: str) -> str | None:
+    """Why ``username`` cannot be a pass entry the Go helper reads back; None when it can.
+
+    The Go helper stores ``path.Join(ENC, username)`` and reads the first file name in ``ENC``
+    (docs/credential-helpers.md), so the username must be one plain file name.
+    """
     if "/" in username:
-        return username.replace("%", "%25").replace("/", "%2F")
-    return username
-
-
-def _username(name: str) -> str:
-    """Inverse of :func:`entry_name` (for a file name without ``.gpg``)."""
-    return _ESCAPED.sub(lambda m: "/" if m.group() == "%2F" else "%", name)
+        return 'it contains "/", which pass turns into a sub-directory'
+    if username in (".", ".."):
+        return f'"{username}" names a directory, not a file'
+    if "\0" in username:
+        return "it contains a NUL character"
+    size = len(username.encode("utf-8", "replace"))
+    if size + len(_SUFFIX) > _NAME_MAX:
+        return f"it is {size} bytes long; a pass entry name holds at most {_NAME_MAX - len(_SUFFIX)}"
+    return None
 
 
 class PassBackend(Backend):
@@ -111,18 +117,21 @@ class PassBackend(Backend):
 
     @staticmethod
     def _entries(folder: str) -> list[str]:
+        """The entry files of a server directory, sorted by name as Go's ``os.ReadDir`` sorts them.
+
+        Dot-files are entries like any other: the Go helper stores and reads a username ``.x``.
+        """
         try:
             names = sorted(os.listdir(folder))
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [
-            n
-            for n in names
-            if n.endswith(_SUFFIX) and not n.startswith(".") and os.path.isfile(os.path.join(folder, n))
-        ]
+        return [n for n in names if n.endswith(_SUFFIX) and os.path.isfile(os.path.join(folder, n))]
 
     def add(self, server: str, username: str, secret: str) -> None:
         """Encrypt ``secret`` to the store's recipients and write it atomically."""
+        why = refusal(username)
+        if why is not None:
+            raise BackendError(f"username cannot be stored in pass: {why}")
         folder = os.path.join(self.base, encode_server(server))
         id_file = self._recipients_file(folder)
         if id_file is None:
@@ -132,21 +141,32 @@ class PassBackend(Backend):
         recipients = [arg for i in ids if i for arg in ("--recipient", i)]
         if not recipients:
             raise BackendError(f"pass not initialized: {id_file} names no gpg id")
-        name = entry_name(username) + _SUFFIX
-        temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+        import tempfile  # only store needs it (and its random); get and list stay light
+
+        name = username + _SUFFIX
         old_umask = os.umask(0o077)  # as pass does: new directories 0700, new files 0600
+        temp = None
         try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
+            os.makedirs(self.base, mode=0o700, exist_ok=True)
+            # The temporary file sits beside the server directories, not in one: a reader there
+            # (the Go helper takes the first file name as the username) never sees it, and its
+            # short name fits however long the username is.  Go's list skips plain files here.
+            fd, temp = tempfile.mkstemp(prefix=".regauth-", suffix=".tmp", dir=self.base)
+            os.close(fd)
             encrypt = ["--compress-algo=none", "--no-encrypt-to", "--encrypt", *recipients, "--output", temp]
             self._gpg("gpg could not encrypt", *encrypt, stdin=secret.encode("utf-8"))
             os.chmod(temp, 0o600)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
             os.replace(temp, os.path.join(folder, name))
+            temp = None
+        except OSError as exc:
+            raise BackendError(f"could not write the pass entry: {exc.strerror or exc}") from None
         finally:
             os.umask(old_umask)
-            if os.path.exists(temp):
+            if temp is not None and os.path.exists(temp):
                 os.unlink(temp)
         for other in os.listdir(folder):  # one credential per server (see module docstring)
-            if other != name and not other.startswith("."):
+            if other != name:
                 _remove(os.path.join(folder, other))
 
     def get(self, server: str) -> tuple[str, str] | None:
@@ -160,7 +180,7 @@ class PassBackend(Backend):
             secret = out.rstrip(b"\r\n").decode("utf-8")
         except UnicodeDecodeError:
             raise BackendError("stored secret is not valid UTF-8") from None
-        return _username(entries[0][: -len(_SUFFIX)]), secret
+        return entries[0][: -len(_SUFFIX)], secret
 
     def delete(self, server: str) -> None:
         """Remove the server's directory (every username of it)."""
@@ -179,7 +199,7 @@ class PassBackend(Backend):
             server = decode_server(name)
             entries = self._entries(os.path.join(self.base, name)) if server is not None else []
             if server is not None and entries:
-                result[server] = _username(entries[0][: -len(_SUFFIX)])
+                result[server] = entries[0][: -len(_SUFFIX)]
         return result
 
 
