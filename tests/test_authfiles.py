@@ -258,3 +258,54 @@ def test_every_reader_takes_the_same_source(
     agree("onekey", f"credHelpers in {config}")
     setup(authfile_pw=None, helper_pw=None, file_pw=good)
     agree("file", str(config))
+
+
+# --------------------------------------------------------------------------- logout of a login held elsewhere
+
+
+def test_logout_of_a_login_held_only_in_an_auth_file_says_where_it_is(
+    isolated_env: IsolatedEnv,
+) -> None:
+    """logout erases only Docker's config; a login the lookup chain finds in REGISTRY_AUTH_FILE,
+    podman's auth.json or DOCKER_AUTH_CONFIG is named, with how to remove it; nothing is changed
+    and the exit code stays that of "Not logged in" (0)."""
+    host = "reg.example:5000"
+    explicit = write(isolated_env.home / "my auth.json", auth_json({host: f"alice:{SECRET}"}))
+    before = explicit.read_bytes()
+    r = run("logout", host, env={"REGISTRY_AUTH_FILE": str(explicit)})
+    assert (r.code, r.err) == (0, "")
+    assert r.out == (
+        f"{host} is logged in through the auth file {explicit} (REGISTRY_AUTH_FILE), not Docker's config: "
+        f"remove it with `podman logout --authfile '{explicit}' {host}` or edit the file\n"
+    )
+    assert explicit.read_bytes() == before
+    assert not (isolated_env.docker_config / "config.json").exists()
+    # the status of the same login: found, through the same chain
+    assert run("get", "--username-only", host, env={"REGISTRY_AUTH_FILE": str(explicit)}).out == "alice\n"
+
+    podman = write(isolated_env.xdg_runtime_dir / "containers" / "auth.json", auth_json({host: "bob:pw"}))
+    r = run("logout", host)
+    assert r.out == (
+        f"{host} is logged in through the auth file {podman} (podman's), not Docker's config: "
+        f"remove it with `podman logout --authfile {podman} {host}` or edit the file\n"
+    )
+    r = run("logout", host, env={"DOCKER_AUTH_CONFIG": auth_json({host: "eve:pw"})})
+    assert r.out == (
+        f"{host} is logged in through the DOCKER_AUTH_CONFIG environment variable, not Docker's config: "
+        "remove it from that variable\n"
+    )
+    podman.unlink()
+    r = run("logout", host)
+    assert (r.code, r.out) == (0, f"Not logged in to {host}\n")
+
+
+def test_logout_still_removes_dockers_entry_when_an_auth_file_holds_one_too(
+    isolated_env: IsolatedEnv,
+) -> None:
+    """The auth file is read before config.json, yet logout removes Docker's entry as before."""
+    host = "reg.example:5000"
+    explicit = write(isolated_env.home / "explicit.json", auth_json({host: "alice:pw"}))
+    write(isolated_env.docker_config / "config.json", auth_json({host: "docker:pw"}))
+    r = run("logout", host, env={"REGISTRY_AUTH_FILE": str(explicit)})
+    assert (r.code, r.out) == (0, f"Removing login credentials for {host}\n")
+    assert json.loads((isolated_env.docker_config / "config.json").read_text()) == {"auths": {}}

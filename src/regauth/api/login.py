@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from regauth.config.authfiles import ENV_DOCKER_AUTH_CONFIG, explicit_auth_file
 from regauth.config.file import ConfigFile, check, config_path, entry_credentials, update, update_config
 from regauth.config.settings import load_settings
 from regauth.credentials import Credentials
-from regauth.errors import StoreError, UsageError
+from regauth.errors import ConfigError, StoreError, UsageError
 from regauth.registry.address import logout_keys, matching_keys, normalise
 from regauth.registry.flow import LoginResult, login_flow
 from regauth.stores.file import file_entry, marker_entry
@@ -70,11 +71,21 @@ class LoginOutcome:
 
 @dataclass(frozen=True, slots=True)
 class LogoutOutcome:
-    """What a logout removed: ``removed`` lists ``store: key`` items; ``errors`` the erase failures."""
+    """What a logout removed: ``removed`` lists ``store: key`` items; ``errors`` the erase failures.
+
+    When nothing was removed yet the lookup chain (:mod:`regauth.stores.lookup`) still finds the
+    login in a source logout does not edit (an auth file, ``DOCKER_AUTH_CONFIG``): ``held_in`` is
+    that file's path or ``DOCKER_AUTH_CONFIG``, ``held_key`` the key it is stored under and
+    ``held_by`` why the source is read (``--authfile``, ``REGISTRY_AUTH_FILE``, ``podman`` or
+    ``DOCKER_AUTH_CONFIG``); all three are empty otherwise.
+    """
 
     server: str
     removed: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    held_in: str = ""
+    held_key: str = ""
+    held_by: str = ""
 
     @property
     def ok(self) -> bool:
@@ -270,7 +281,28 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
         return changed
 
     update(path, change)
-    return LogoutOutcome(server=key, removed=tuple(dict.fromkeys(removed)), errors=tuple(errors))
+    outcome = LogoutOutcome(server=key, removed=tuple(dict.fromkeys(removed)), errors=tuple(errors))
+    if removed or errors:
+        return outcome
+    return _held_elsewhere(outcome, path)
+
+
+def _held_elsewhere(outcome: LogoutOutcome, path: str) -> LogoutOutcome:
+    """``outcome`` with where the lookup chain still finds its login, when not in config.json."""
+    try:
+        found = next(find(outcome.server, config=path), None)
+    except (ConfigError, StoreError):  # an unreadable source: "Not logged in" is all logout knows
+        return outcome
+    if found is None or found.source == path:
+        return outcome
+    explicit = explicit_auth_file()
+    if found.source == ENV_DOCKER_AUTH_CONFIG:
+        by = ENV_DOCKER_AUTH_CONFIG
+    elif explicit is not None and explicit.path == found.source:
+        by = explicit.label
+    else:
+        by = "podman"
+    return replace(outcome, held_in=found.source, held_key=found.key, held_by=by)
 
 
 def get_credentials(

@@ -154,6 +154,27 @@ def logout(args: argparse.Namespace, stdin: IO[str]) -> int:
     outcome = api.logout(args.server, config=args.config)
     if outcome.removed:
         print(f"Removing login credentials for {outcome.server}")
+    elif outcome.held_in:
+        print(_held_elsewhere(outcome))
     elif outcome.ok:
         print(f"Not logged in to {outcome.server}")
     return erase_status(outcome.errors)
+
+
+def _held_elsewhere(outcome: object) -> str:
+    """Where a login that logout does not edit lives, and how to remove it (exit code unchanged)."""
+    import shlex
+
+    from regauth.api.login import LogoutOutcome
+
+    assert isinstance(outcome, LogoutOutcome)
+    where = f"{outcome.server} is logged in through"
+    if outcome.held_by == "DOCKER_AUTH_CONFIG":
+        variable = "the DOCKER_AUTH_CONFIG environment variable"
+        return f"{where} {variable}, not Docker's config: remove it from that variable"
+    by = "podman's" if outcome.held_by == "podman" else outcome.held_by
+    command = f"podman logout --authfile {shlex.quote(outcome.held_in)} {shlex.quote(outcome.held_key)}"
+    return (
+        f"{where} the auth file {outcome.held_in} ({by}), not Docker's config: "
+        f"remove it with `{command}` or edit the file"
+    )
