@@ -434,7 +434,7 @@ _SECRET_ENTRY = {"auth": "dTpwYXNzd29yZA=="}  # u:password
 
 
 @posix_only
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o666, 0o755])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o666, 0o755], ids=lambda m: f"{m:04o}")
 def test_secret_into_open_file_makes_it_0600(tmp_path: Path, mode: int) -> None:
     """docs/config-file.md, "Symlinks and modes": a secret written into a file group or others can
     access leaves it 0600, and the result names the old mode (Docker keeps 0644)."""

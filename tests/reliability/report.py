@@ -32,7 +32,16 @@ ROWS = (
     ("secrets", "secrets seen"),
     ("false_ok", "false successes"),
 )
-PARTS = ("races", "crashes", "broken files", "hostile servers", "fuzzing", "secrets", "helper faults")
+PARTS = (
+    "races",
+    "crashes",
+    "broken files",
+    "hostile servers",
+    "fuzzing",
+    "secrets",
+    "helper faults",
+    "symlinks and modes",
+)
 
 
 def _load(path: Path) -> list[dict[str, object]]:
@@ -81,7 +90,8 @@ def render(figures: list[dict[str, object]], summary: str) -> str:
     notes = [
         f"- {f['part']} / {f['impl']}: {f['note']}"
         for f in figures
-        if f.get("note") and f["part"] in ("races", "crashes", "broken files", "fuzzing")
+        if f.get("note")
+        and f["part"] in ("races", "crashes", "broken files", "fuzzing", "symlinks and modes")
     ]
     return "\n".join([*out, "", f"pytest: {summary}", "", "Notes:", *notes]) + "\n"
 
