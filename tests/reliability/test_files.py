@@ -263,6 +263,8 @@ def test_regauth_symlinks_and_modes(isolated_env: object, tmp_path: Path, regist
             assert (o.root / "cfg" / "config.json").is_symlink()
         if o.case.ok:
             assert o.mode == 0o600, (o.case.name, o.mode)
+        if o.case.name in ("0644 file", "0640 file"):  # one line says what happened to the mode
+            assert sum("was mode" in line for line in o.err.splitlines()) == 1, o.err
         if o.case.name == "0600 file":
             assert "was mode" not in o.err  # nothing tightened, nothing said
 
