@@ -125,6 +125,36 @@ def test_normalise_rejects_garbage(server: str) -> None:
     assert len(message) < 400
 
 
+@pytest.mark.parametrize(
+    ("server", "why"),
+    [
+        ("127.0.0.1:5001?x=1", "a query string is not allowed in a registry address"),
+        ("reg.example?", "a query string is not allowed in a registry address"),
+        ("127.0.0.1:5001#top", "a fragment ('#') is not allowed in a registry address"),
+        ("a" * 64 + ".example", "label 1 of the host name is 64 characters long; at most 63 are allowed"),
+        (
+            "x." + "\u00fc" * 60 + ":5000",
+            "label 2 of the host name is 66 characters long; at most 63 are allowed",
+        ),
+        ("reg..example", "a host name has no empty labels ('..', or a leading '.')"),
+        ("reg.example\u200e", "label 2 of the host name is not a valid international (IDNA) name"),
+    ],
+    ids=["query", "empty-query", "fragment", "long-label", "long-idna-label", "empty-label", "bidi-mark"],
+)
+def test_normalise_says_what_is_wrong(server: str, why: str) -> None:
+    """A query string or fragment is named as such (not "bad port"); an IDNA refusal is said in
+    words (which label, how long), not with the codec's own error."""
+    with pytest.raises(UsageError) as info:
+        normalise(server)
+    assert str(info.value).endswith(f": {why}")
+
+
+def test_a_url_keeps_only_its_host_query_and_all() -> None:
+    """With a scheme the address is a URL: its path, query and fragment are dropped, as Docker does."""
+    assert normalise("https://127.0.0.1:5001/v2/?x=1#top") == "127.0.0.1:5001"
+    assert normalise("127.0.0.1:5001/v2/?x=1") == "127.0.0.1:5001"  # cut at the first '/'
+
+
 def test_normalise_never_echoes_userinfo() -> None:
     """A user:password@ in the address is refused without repeating the password."""
     for server in (

@@ -398,3 +398,23 @@ def test_certs_d_under_xdg_config_home(
     (host_dir / "ca.crt").write_bytes((registry_basic_https.cert_dir / "ca.crt").read_bytes())
     res = login(registry_basic_https, docker_config_dir, "--tls-verify=true")
     assert res.code == 0, res.err
+
+
+@pytest.mark.parametrize(
+    ("server", "why"),
+    [
+        ("127.0.0.1:5001?x=1", "a query string is not allowed in a registry address"),
+        ("a" * 64 + ".ex:5000", "label 1 of the host name is 64 characters long; at most 63 are allowed"),
+    ],
+    ids=["query-string", "long-label"],
+)
+@pytest.mark.parametrize("command", ["login", "logout"])
+def test_bad_address_is_one_line_in_regauths_words(
+    command: str, server: str, why: str, isolated_env: object, docker_config_dir: Path
+) -> None:
+    """Not "bad port", not the idna codec's error, no traceback: one line, usage exit code, no file."""
+    args = ["login", "-u", "u", "--password-stdin", server] if command == "login" else ["logout", server]
+    res = regauth(*args, stdin="pw", config=docker_config_dir)
+    assert (res.code, res.out) == (125, "")
+    assert res.err == f"invalid registry address {server!r}: {why}\n"
+    assert list(docker_config_dir.iterdir()) == []

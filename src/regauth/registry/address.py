@@ -14,11 +14,14 @@ Decisions (where regauth deliberately differs from Docker, and why):
 * **Case.**  The key keeps the spelling the user typed (Docker does not lower-case it, and helpers
   look keys up by exact string); Hub detection and :func:`matches_key` ignore host case.
 * **Garbage is refused.**  An empty host, whitespace or control characters, ``user@``
-  credentials, a scheme other than http/https, an unbracketed IPv6 address or a bad port raise
-  :class:`~regauth.UsageError` (Docker would silently store such a key).  A message never repeats
-  userinfo (it may hold a password).
+  credentials, a scheme other than http/https, an unbracketed IPv6 address, a bad port, or a
+  ``?`` or ``#`` in an address without a scheme (``127.0.0.1:5001?x=1``; with ``https://`` the
+  address is a URL and its query is dropped with its path) raise :class:`~regauth.UsageError`
+  (Docker would silently store such a key).  A message never repeats userinfo (it may hold a
+  password).
 * **Host names** must be IDNA-encodable (the ``idna`` codec ``socket`` and ``ssl`` use too) into
-  letters, digits, ``-``, ``_`` and ``.``; the key keeps the Unicode spelling.
+  letters, digits, ``-``, ``_`` and ``.``, each label at most 63 characters (RFC 1035); the key
+  keeps the Unicode spelling.  A refusal says which label is wrong and why.
 
 Addresses are cut at ``://`` and ``/`` by hand, as Docker's ``ConvertToHostname`` does, rather than
 with ``urlsplit``, which silently drops tabs and newlines that must be refused.
@@ -99,6 +102,12 @@ def _authority(server: str) -> str:
     if "@" in auth:
         # Never echo the input: user:password@ may be in it.
         raise UsageError("invalid registry address: credentials in the address are not supported")
+    # Without a scheme only '/' ends the host[:port] (as in Docker), so a '?' or '#' would be read
+    # as part of the port or host: name the mistake rather than "bad port".
+    if "?" in auth:
+        raise _bad(server, "a query string is not allowed in a registry address")
+    if "#" in auth:
+        raise _bad(server, "a fragment ('#') is not allowed in a registry address")
     _validate_authority(server, auth)
     return auth
 
@@ -121,12 +130,30 @@ def _validate_authority(server: str, auth: str) -> None:
     try:
         encoded = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise _bad(server, "not a valid host name (an empty or over-long label, or not IDNA)") from None
+        raise _bad(server, _label_problem(host)) from None
     for ch in encoded:
         if not (ch.isascii() and ch.isalnum()) and ch not in _HOST_PUNCTUATION:
             raise _bad(server, f"character {ch!r} not allowed in a host name")
     if not any(ch.isalnum() for ch in encoded):
         raise _bad(server, "host name has no letters or digits")
+
+
+def _label_problem(host: str) -> str:
+    """Why the ``idna`` codec refused ``host``, in words (its own errors name codec internals)."""
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    for number, label in enumerate(labels, 1):
+        if not label:
+            return "a host name has no empty labels ('..', or a leading '.')"
+        try:
+            size = len(label.encode("idna"))
+        except UnicodeError:
+            # The codec says only "label empty or too long"; its encoded size tells which.
+            size = len(label) if label.isascii() else len("xn--") + len(label.lower().encode("punycode"))
+            if size <= 63:
+                return f"label {number} of the host name is not a valid international (IDNA) name"
+        if size > 63:
+            return f"label {number} of the host name is {size} characters long; at most 63 are allowed"
+    return "not a valid host name (IDNA)"
 
 
 def _split_raw(server: str, auth: str) -> tuple[str, str | None]:
