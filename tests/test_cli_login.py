@@ -6,8 +6,11 @@ CLI 28.2.2 was observed to do), docs/registry-auth.md and docs/config-file.md.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -16,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.cliutil import Result, b64, read_config, regauth, regauth_login, venv_path
+from tests.support.gpg import pass_env  # noqa: F401
 from tests.support.registry import RegistryStack
+from tests.support.require import require
 
 PLAINTEXT_WARNING = "WARNING! Your credentials are stored unencrypted in"
 
@@ -418,3 +423,47 @@ def test_bad_address_is_one_line_in_regauths_words(
     assert (res.code, res.out) == (125, "")
     assert res.err == f"invalid registry address {server!r}: {why}\n"
     assert list(docker_config_dir.iterdir()) == []
+
+
+def test_pass_store_usernames_round_trip_through_the_cli(
+    tmp_path: Path,
+    isolated_env: object,
+    docker_config_dir: Path,
+    pass_env: dict[str, str],  # noqa: F811
+) -> None:
+    """credsStore regauth-pass: a dot-file username (which the Go helper keeps) logs in, shows in
+    status, is read by the Go helper and goes on logout; a username the Go pass layout loses ('/')
+    is refused in one line, with nothing stored (docs/credential-helpers.md)."""
+    from tests.support.registry import start_registry_stack
+
+    require(shutil.which("docker-credential-pass") is not None, "docker-credential-pass not on PATH")
+    users = {".hidden": "pw-hidden", "%2F": "pw-percent", "org/robot": "pw-robot"}
+    env = {**pass_env, "PATH": venv_path()}
+    (docker_config_dir / "config.json").write_text('{"credsStore": "regauth-pass"}')
+    helpers = Path(pass_env["PASSWORD_STORE_DIR"]) / "docker-credential-helpers"
+    with start_registry_stack(tmp_path / "reg", auth="htpasswd", tls=False, users=users) as stack:
+        folder = helpers / base64.urlsafe_b64encode(stack.host.encode()).decode()
+        for user in (".hidden", "%2F"):
+            args = ("login", "-u", user, "--password-stdin", stack.host)
+            res = regauth(*args, stdin=users[user], config=docker_config_dir, env=env)
+            assert (res.code, res.out) == (0, "Login Succeeded\n"), res.err
+            assert [p.name for p in folder.iterdir()] == [f"{user}.gpg"]
+            status = regauth("status", "--format", "json", stack.host, config=docker_config_dir, env=env)
+            assert status.code == 0, status.err + status.out
+            assert [(s["username"], s["result"]) for s in json.loads(status.out)] == [(user, "valid")]
+            go = subprocess.run(
+                ["docker-credential-pass", "get"],
+                input=stack.host.encode(), env={**os.environ, **env}, capture_output=True, timeout=30,
+            )  # fmt: skip
+            assert json.loads(go.stdout) == {"ServerURL": stack.host, "Username": user, "Secret": users[user]}
+            res = regauth("logout", stack.host, config=docker_config_dir, env=env)
+            assert (res.code, res.out) == (0, f"Removing login credentials for {stack.host}\n"), res.err
+            assert not folder.exists()
+        args = ("login", "-u", "org/robot", "--password-stdin", stack.host)
+        res = regauth(*args, stdin=users["org/robot"], config=docker_config_dir, env=env)
+    assert (res.code, res.out) == (1, "")
+    assert res.err.count("\n") == 1 and "Traceback" not in res.err
+    assert 'username cannot be stored in pass: it contains "/"' in res.err
+    assert "pw-robot" not in res.err
+    assert not folder.exists()
+    assert read_config(docker_config_dir) == {"credsStore": "regauth-pass", "auths": {}}
