@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from regauth.api.login import get_credentials, transport_options
 from regauth.credentials import Credentials
-from regauth.errors import AuthError, ProtocolError, RegauthError, TransportError, UsageError
+from regauth.errors import AuthError, ProtocolError, RegauthError, UsageError
 from regauth.registry.address import normalise
 from regauth.registry.challenge import find_challenge, parse_www_authenticate
 from regauth.registry.flow import token_flow
@@ -84,10 +84,10 @@ def token(
         ProtocolError / TransportError: the registry or token server could not be used.
     """
     from regauth.transport.session import (  # ssl and socket: only when connecting
-        endpoints_for,
-        open_session,
+        Session,
         run_flow,
         send,
+        try_endpoints,
     )
 
     key = normalise(server)
@@ -101,31 +101,24 @@ def token(
             raise AuthError(f"not logged in to {key}: run 'regauth login {key}' first")
         creds = Credentials(server=key)
     options = transport_options(tls_verify, cert_dir, timeout)
-    failures: list[str] = []
-    for endpoint in endpoints_for(key, options):
-        try:
-            with open_session(endpoint, options) as session:
-                ping = send(session, HttpRequest("GET", f"{endpoint.url}/v2/"), options)
-                challenges = (
-                    parse_www_authenticate(ping.header_values("WWW-Authenticate"))
-                    if ping.status == 401
-                    else []
-                )
-                bearer = find_challenge(challenges, "bearer")
-                if bearer is None:
-                    raise _no_token(key, ping.status, tuple(c.scheme for c in challenges))
-                got = run_flow(
-                    session,
-                    token_flow(endpoint.url, creds, scopes, client_id=client_id, challenge=bearer),
-                    options,
-                )
-        except TransportError as exc:
-            failures.append(str(exc))
-            continue
-        if got.issued_at is None:
-            got = replace(got, issued_at=datetime.now(timezone.utc))
-        return got
-    raise TransportError(failures[-1] if len(failures) == 1 else "; ".join(failures))
+
+    def attempt(session: Session) -> Token:
+        url = session.endpoint.url
+        ping = send(session, HttpRequest("GET", f"{url}/v2/"), options)
+        challenges = (
+            parse_www_authenticate(ping.header_values("WWW-Authenticate")) if ping.status == 401 else []
+        )
+        bearer = find_challenge(challenges, "bearer")
+        if bearer is None:
+            raise _no_token(key, ping.status, tuple(c.scheme for c in challenges))
+        return run_flow(
+            session, token_flow(url, creds, scopes, client_id=client_id, challenge=bearer), options
+        )
+
+    got = try_endpoints(key, options, attempt)  # plain HTTP only after a server that speaks no TLS
+    if got.issued_at is None:
+        got = replace(got, issued_at=datetime.now(timezone.utc))
+    return got
 
 
 def _no_token(key: str, status: int, schemes: tuple[str, ...]) -> RegauthError:

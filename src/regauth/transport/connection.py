@@ -8,7 +8,10 @@ keep-alive); this module adds what a login needs around it:
 * a deadline per request: every send and receive gets the time left, so a server trickling a
   byte at a time cannot hold a login longer than the deadline;
 * size caps: bodies over :data:`MAX_BODY_BYTES` are refused (read in bounded chunks, never
-  whole); ``http.client`` caps header lines at 64 KiB and responses at 100 headers;
+  whole); ``http.client`` caps header lines at 64 KiB and responses at 100 headers, and the
+  bytes received before the end of the headers are counted against :data:`MAX_HEAD_BYTES`
+  (interim ``100 Continue`` responses included), so a header block costs time linear in its
+  size and no more than that cap;
 * the TCP connect, the ``CONNECT`` tunnel through an HTTP proxy and the TLS handshake, in a
   background thread if :meth:`Connection.preconnect` asks for it, so they overlap other work;
 * ``TCP_QUICKACK`` after every read where the platform has it (Linux): a kept-alive connection
@@ -31,15 +34,59 @@ from regauth.registry.messages import first_header
 from regauth.transport.proxy import Proxy
 from regauth.transport.tls import handshake_error
 
-__all__ = ["MAX_BODY_BYTES", "Connection", "HttpError", "RawResponse", "host_header"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_HEAD_BYTES",
+    "Connection",
+    "HttpError",
+    "NotTlsError",
+    "RawResponse",
+    "host_header",
+]
 
 MAX_BODY_BYTES = 1 << 20
+MAX_HEAD_BYTES = 1 << 20  # status line and headers of one response, interim responses included
 _CHUNK = 1 << 16
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 class HttpError(Exception):
     """A connection or protocol failure (message free of secrets)."""
+
+
+class NotTlsError(HttpError):
+    """The TLS handshake failed because the server does not speak TLS: it answered the ClientHello
+    with bytes that are no TLS record, hung up, or said nothing before the deadline.
+
+    Only this failure lets an insecure registry be tried over plain HTTP (docs/registry-auth.md);
+    a server that answered in TLS and refused (an alert, an old protocol, a certificate that does
+    not verify) is never retried in clear.
+    """
+
+
+class _HeadTooLarge(Exception):
+    """More than :data:`MAX_HEAD_BYTES` received before the end of a response's headers."""
+
+
+# OpenSSL reasons for a first record that is no TLS at all (a plain-HTTP server answering)
+_NOT_TLS_REASONS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "RECORD_LAYER_FAILURE",
+        "PACKET_LENGTH_TOO_LONG",
+        "HTTP_REQUEST",
+        "UNKNOWN_PROTOCOL",
+    }
+)
+
+
+def _speaks_no_tls(exc: BaseException) -> bool:
+    """True if a handshake failure shows the server does not speak TLS (see :class:`NotTlsError`)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return False
+    if isinstance(exc, (TimeoutError, ssl.SSLEOFError, ConnectionError)):
+        return True
+    return isinstance(exc, ssl.SSLError) and exc.reason in _NOT_TLS_REASONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +124,7 @@ class _Wire:
         self.deadline = deadline
         self._files = 0
         self._closed = False
+        self.head_budget: int | None = None  # bytes still allowed before the headers end; None: no cap
 
     def arm(self) -> None:
         """Give the next socket operation the time left (at most ``timeout``); TimeoutError if none."""
@@ -92,6 +140,10 @@ class _Wire:
     def recv_into(self, buffer: memoryview) -> int:
         self.arm()
         count = self.sock.recv_into(buffer)
+        if self.head_budget is not None:
+            self.head_budget -= count
+            if self.head_budget < 0:
+                raise _HeadTooLarge
         if _QUICKACK is not None:
             with contextlib.suppress(OSError):  # a socket the peer already closed
                 self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
@@ -201,7 +253,7 @@ class Connection:
             timeout = max(0.001, min(self.timeout, deadline - time.monotonic()))
             sock = socket.create_connection((host, port), timeout=timeout)
         except TimeoutError:
-            raise HttpError(f"connect to {host}:{port}: timed out") from None
+            raise HttpError(f"connect to {host}:{port}: timed out after {self.timeout:g}s") from None
         except socket.gaierror as exc:
             raise HttpError(f"lookup {host}: {exc.strerror or exc}") from None
         except UnicodeError:
@@ -222,7 +274,10 @@ class Connection:
                 tls = self.context.wrap_socket(sock, server_hostname=self.host)
             except (OSError, ValueError) as exc:  # ssl.SSLError, certificate errors, deadline, bad name
                 reason = handshake_error(exc)
-                raise HttpError(f"TLS handshake with {self.host}:{self.port}: {reason}") from None
+                if isinstance(exc, TimeoutError):
+                    reason = f"timed out after {self.timeout:g}s"
+                kind = NotTlsError if _speaks_no_tls(exc) else HttpError
+                raise kind(f"TLS handshake with {self.host}:{self.port}: {reason}") from None
             return _Wire(tls, self.timeout, deadline)
         except BaseException:
             sock.close()
@@ -331,7 +386,9 @@ class Connection:
             try:
                 try:
                     self._send(method, target, headers, body)
+                    wire.head_budget = MAX_HEAD_BYTES
                     response = self._client.getresponse()
+                    wire.head_budget = None
                 except Exception as exc:
                     if reused and attempt == 0 and _retryable(exc):
                         self.close()
@@ -409,12 +466,16 @@ def _http_error(exc: Exception, timeout: float) -> HttpError:
     """The one-line HttpError for what ``http.client`` or the socket raised during an exchange."""
     if isinstance(exc, TimeoutError):
         return HttpError(f"timed out after {timeout:g}s")
+    if isinstance(exc, _HeadTooLarge):
+        return HttpError("response headers larger than 1 MiB")
     if isinstance(exc, http.client.RemoteDisconnected):
         return HttpError("connection closed by server before a response")
     if isinstance(exc, http.client.IncompleteRead):
         return HttpError("connection closed by server in the middle of the body")
     if isinstance(exc, http.client.LineTooLong):
         return HttpError("response header line larger than 64 KiB")
+    if isinstance(exc, http.client.HTTPException) and "more than 100 headers" in str(exc):
+        return HttpError("more than 100 response headers")
     if isinstance(exc, http.client.BadStatusLine):
         return HttpError(f"malformed HTTP status line {str(exc)[:60]}")
     if isinstance(exc, http.client.HTTPException):

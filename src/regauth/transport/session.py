@@ -13,7 +13,7 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
@@ -29,9 +29,9 @@ from regauth.registry.address import (
     split_host_port,
 )
 from regauth.registry.messages import HttpRequest, HttpResponse
-from regauth.transport.connection import Connection, HttpError, host_header
+from regauth.transport.connection import Connection, HttpError, NotTlsError, host_header
 from regauth.transport.proxy import proxy_for
-from regauth.transport.redirects import follow, follow_flow, strip_query
+from regauth.transport.redirects import follow, strip_query
 from regauth.transport.tls import client_context, default_cert_dirs, host_cert_dirs
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "origin_of",
     "run_flow",
     "send",
+    "try_endpoints",
 ]
 
 log = logging.getLogger("regauth.transport")
@@ -68,7 +69,10 @@ class TransportOptions:
     ``cert_dirs``: ``certs.d`` roots searched for ``<host[:port]>/`` (default: Docker's).
     ``cert_dir``: one directory of ``*.crt``/``*.cert``/``*.key`` for this registry (podman's
     ``--cert-dir``); when set, it replaces the ``certs.d`` lookup.  Paths: ``str`` or path-like.
-    ``timeout``: seconds for each connect, send or receive; a whole request gets twice that.
+    A ``*.crt`` CA in the directory in effect turns verification on, loopback included, unless
+    ``tls_verify`` is False.
+    ``timeout``: seconds one request may take, from its first byte sent (or connect) to the last
+    byte of the final response, redirects included.
     """
 
     tls_verify: bool | None = None
@@ -123,7 +127,14 @@ def endpoints_for(key: str, options: TransportOptions) -> list[Endpoint]:
 
     Hub → ``https://registry-1.docker.io`` only.  A secure registry → verified HTTPS only.  An
     insecure one (loopback by default, ``--tls-verify=false``, ``insecure-registries``) → HTTPS
-    without verification, then plain HTTP, like Docker's daemon.
+    without verification, then plain HTTP, like Docker's daemon; :func:`try_endpoints` goes on to
+    plain HTTP only when the server does not speak TLS.  A registry given CAs (a ``*.crt`` in
+    ``--cert-dir`` or its ``certs.d`` directory) → verified HTTPS only, loopback included, unless
+    ``tls_verify`` is False: a user who supplies a CA expects it to be checked (Docker does not
+    check it for an insecure registry; docs/registry-auth.md).
+
+    Raises:
+        TransportError: ``--cert-dir`` is not a directory.
     """
     if key == HUB_KEY:
         return [Endpoint(f"https://{HUB_ENDPOINT_HOST}", True, HUB_ENDPOINT_HOST)]
@@ -136,22 +147,38 @@ def endpoints_for(key: str, options: TransportOptions) -> list[Endpoint]:
         insecure = _matches_insecure(key, host, options.insecure_registries) or is_loopback_host(
             host.strip("[]")
         )
-    if insecure:
+        if insecure and _supplies_cas(_cert_dirs(key, options)):
+            insecure = False
         return [Endpoint(f"https://{key}", False, key), Endpoint(f"http://{key}", False, key)]
     return [Endpoint(f"https://{key}", True, key)]
 
 
-def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContext:
-    """The endpoint's TLS context: ``--cert-dir`` if given, else its ``certs.d`` directories."""
+def _cert_dirs(host_dir: str, options: TransportOptions) -> list[str]:
+    """The certificate directories of a registry: ``--cert-dir`` if given, else its ``certs.d`` ones."""
     if options.cert_dir is not None:
         cert_dir = os.fspath(options.cert_dir)
         if not os.path.isdir(cert_dir):
             raise TransportError(f"--cert-dir {cert_dir}: not a directory")
-        directories = [cert_dir]
-    else:
-        roots = options.cert_dirs if options.cert_dirs is not None else default_cert_dirs()
-        directories = host_cert_dirs(endpoint.host_dir, roots)
-    return client_context(endpoint.verify, directories)
+        return [cert_dir]
+    roots = options.cert_dirs if options.cert_dirs is not None else default_cert_dirs()
+    return host_cert_dirs(host_dir, roots)
+
+
+def _supplies_cas(directories: Sequence[str]) -> bool:
+    """True if one of ``directories`` holds a ``*.crt`` CA file (see :func:`endpoints_for`)."""
+    for directory in directories:
+        try:
+            names = os.listdir(directory)
+        except OSError:  # missing: nothing supplied; unreadable: the context reports it when loading
+            continue
+        if any(name.endswith(".crt") for name in names):
+            return True
+    return False
+
+
+def _ssl_context(endpoint: Endpoint, options: TransportOptions) -> ssl.SSLContext:
+    """The endpoint's TLS context: ``--cert-dir`` if given, else its ``certs.d`` directories."""
+    return client_context(endpoint.verify, _cert_dirs(endpoint.host_dir, options))
 
 
 def _default_port(scheme: str) -> int:
@@ -167,6 +194,7 @@ class Session:
         self._ctx: ssl.SSLContext | None = None
         self._conns: dict[tuple[str, str, int], Connection] = {}
         self.origins: list[str] = []  # "scheme://host:port" of every request's host, first use first
+        self.responses = 0  # responses received (a handshake failure after one is no reason to retry)
 
     def __repr__(self) -> str:
         return f"Session({self.endpoint.url})"
@@ -264,8 +292,12 @@ def _split(url: str) -> tuple[SplitResult, int]:
     return parts, port or _default_port(parts.scheme)
 
 
-def _exchange(session: Session, request: HttpRequest) -> HttpResponse:
-    """One request and its response, no redirect followed."""
+class _NoTls(TransportError):
+    """The endpoint's first handshake met a server that does not speak TLS (see :func:`try_endpoints`)."""
+
+
+def _exchange(session: Session, request: HttpRequest, deadline: float) -> HttpResponse:
+    """One request and its response by ``deadline``, no redirect followed."""
     url, method = request.url, request.method
     parts, port = _split(url)
     assert parts.hostname is not None
@@ -280,20 +312,50 @@ def _exchange(session: Session, request: HttpRequest) -> HttpResponse:
     if conn.proxy is not None and not tls and conn.proxy.authorization:
         wire.append(("Proxy-Authorization", conn.proxy.authorization))
     log.debug("%s %s", method, strip_query(url))
-    deadline = time.monotonic() + session.options.timeout * 2
     try:
         raw = conn.request(method, target, wire, request.body, deadline=deadline)
     except HttpError as exc:
-        raise TransportError(f"{method} {strip_query(url)}: {exc}") from None
+        first = session.responses == 0 and endpoint_origin(session.endpoint.url) == origin_of(
+            parts.scheme, parts.hostname, port
+        )
+        kind = _NoTls if isinstance(exc, NotTlsError) and first else TransportError
+        raise kind(f"{method} {strip_query(url)}: {exc}") from None
+    session.responses += 1
     log.debug("-> %s %s", raw.status, raw.reason)
     return HttpResponse(status=raw.status, url=url, headers=raw.headers, body=raw.body, reason=raw.reason)
 
 
-def _drive(session: Session, flow: Generator[HttpRequest, HttpResponse, T]) -> T:
+def send(session: Session, request: HttpRequest, options: TransportOptions | None = None) -> HttpResponse:
+    """Send one request, following redirects safely (no downgrade, no Authorization to other hosts).
+
+    The request and its redirects end within ``--timeout`` seconds together.
+    """
+    deadline = time.monotonic() + session.options.timeout
+    hops = follow(request)
+    try:
+        hop = next(hops)
+        while True:
+            hop = hops.send(_exchange(session, hop, deadline))
+    except StopIteration as stop:
+        response: HttpResponse = stop.value
+        return response
+    finally:
+        hops.close()
+
+
+def run_flow(
+    session: Session,
+    flow: Generator[HttpRequest, HttpResponse, T],
+    options: TransportOptions | None = None,
+) -> T:
+    """Drive a sans-I/O flow to completion over ``session``; returns the flow's result.
+
+    Each request of the flow gets ``--timeout`` seconds, its redirects included (:func:`send`).
+    """
     try:
         request = next(flow)
         while True:
-            request = flow.send(_exchange(session, request))
+            request = flow.send(send(session, request))
     except StopIteration as stop:
         result: T = stop.value
         return result
@@ -302,15 +364,31 @@ def _drive(session: Session, flow: Generator[HttpRequest, HttpResponse, T]) -> T
         raise
 
 
-def send(session: Session, request: HttpRequest, options: TransportOptions | None = None) -> HttpResponse:
-    """Send one request, following redirects safely (no downgrade, no Authorization to other hosts)."""
-    return _drive(session, follow(request))
+def try_endpoints(key: str, options: TransportOptions, use: Callable[[Session], T]) -> T:
+    """``use`` a session on the registry's first endpoint, and on the next one only if the first
+    does not speak TLS.
 
+    An insecure registry is tried over plain HTTP only when the HTTPS endpoint's very first TLS
+    handshake failed because the server does not speak TLS (:class:`NotTlsError`: no TLS answer,
+    a hang-up, silence).  A TLS conversation that ended in a refusal (a certificate, an alert, an
+    HTTPS-to-HTTP redirect, an ``http://`` realm, a status) is final: retrying in clear would do
+    exactly what was refused.  Docker retries on any error (docs/registry-auth.md).
 
-def run_flow(
-    session: Session,
-    flow: Generator[HttpRequest, HttpResponse, T],
-    options: TransportOptions | None = None,
-) -> T:
-    """Drive a sans-I/O flow to completion over ``session``; returns the flow's result."""
-    return _drive(session, follow_flow(flow))
+    Raises:
+        TransportError: the last endpoint's failure (with the ones before it, ``; ``-joined).
+        Whatever ``use`` raises otherwise.
+    """
+    failures: list[str] = []
+    endpoints = endpoints_for(key, options)
+    for endpoint in endpoints:
+        try:
+            with open_session(endpoint, options) as session:
+                return use(session)
+        except _NoTls as exc:
+            failures.append(str(exc))
+        except TransportError as exc:
+            if not failures:
+                raise
+            failures.append(str(exc))
+            break
+    raise TransportError("; ".join(failures))
