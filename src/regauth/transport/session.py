@@ -149,6 +149,7 @@ def endpoints_for(key: str, options: TransportOptions) -> list[Endpoint]:
         )
         if insecure and _supplies_cas(_cert_dirs(key, options)):
             insecure = False
+    if insecure:
         return [Endpoint(f"https://{key}", False, key), Endpoint(f"http://{key}", False, key)]
     return [Endpoint(f"https://{key}", True, key)]
 
