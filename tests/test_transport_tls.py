@@ -250,8 +250,11 @@ REFUSALS = {
 
 
 @contextmanager
-def _refusing_server(case: str, tmp_path: Path) -> Iterator[tuple[str, int, Path, str]]:
-    """The server of one refusal case: (host, port, certs.d root, expected reason)."""
+def _refusing_server(
+    case: str, tmp_path: Path, seen: list[bytes] | None = None
+) -> Iterator[tuple[str, int, Path, str]]:
+    """The server of one refusal case: (host, port, certs.d root, expected reason); every request
+    that reaches it is appended to ``seen``."""
     ca = make_ca(tmp_path / "ca")
     if case == "tls1_1_only":
         host, reason = "localhost", "the server offers no TLS 1.2 or later"
@@ -265,11 +268,16 @@ def _refusing_server(case: str, tmp_path: Path) -> Iterator[tuple[str, int, Path
     else:
         host, names, expired, trusted, reason = REFUSALS[case]  # type: ignore[assignment]
         ctx = _server_context(ca, tmp_path / "server", names, expired=expired)  # type: ignore[has-type]
-    with tls_server(ctx, lambda tls, _head: tls.sendall(OK)) as port:
+
+    def answer(tls: ssl.SSLSocket, head: bytes) -> None:
+        if seen is not None:
+            seen.append(head)
+        tls.sendall(OK)
+
+    with tls_server(ctx, answer) as port:
         certs = tmp_path / "certs.d"
         certs.mkdir()
-        if trusted:
-            _certs_d(certs, f"{host}:{port}", ca.cert_path)
+        _certs_d(certs, f"{host}:{port}", ca.cert_path if trusted else make_ca(tmp_path / "other").cert_path)
         yield host, port, certs, reason
 
 
@@ -304,6 +312,78 @@ def test_cli_refusal_is_one_line(case: str, tmp_path: Path) -> None:
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert f"{host}:{port}" in lines[0] and reason in lines[0]
     assert not config.exists() or not (config / "config.json").exists()
+
+
+def _login(host: str, *flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [regauth_exe(), "login", host, "-u", "u", "--password-stdin", "--timeout", "3", *flags],
+        input="p4ssw0rd", capture_output=True, text=True, timeout=60,
+        env=dict(env or os.environ, PATH=venv_path()),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+@pytest.mark.parametrize("where", ["cert_dir", "certs_d"])
+def test_supplied_ca_is_checked_on_loopback(
+    case: str, where: str, tmp_path: Path, isolated_env: object, docker_config_dir: Path
+) -> None:
+    """A CA in --cert-dir or the registry's certs.d turns verification on for a loopback registry
+    (insecure by default): a certificate it does not vouch for is refused, nothing is sent."""
+    seen: list[bytes] = []
+    with _refusing_server(case, tmp_path, seen) as (host, port, certs, reason):
+        if where == "cert_dir":
+            proc = _login(f"{host}:{port}", "--cert-dir", str(certs / f"{host}:{port}"))
+        else:
+            docker_certs = Path(os.environ["XDG_CONFIG_HOME"]) / "docker"
+            docker_certs.mkdir(parents=True)
+            shutil.copytree(certs, docker_certs / "certs.d")
+            proc = _login(f"{host}:{port}")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert reason in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "http://" not in proc.stderr  # no plain-HTTP retry after a refused certificate
+    assert seen == []
+    assert not (docker_config_dir / "config.json").exists()
+
+
+def test_wrong_ca_for_a_real_loopback_registry(
+    registry_basic_https: RegistryStack, tmp_path: Path, isolated_env: object, docker_config_dir: Path
+) -> None:
+    """--cert-dir with another CA: the real registry is refused before any request; its own CA works."""
+    before = len(registry_basic_https.registry.access_log())
+    wrong = make_ca(tmp_path / "wrong")
+    _certs_d(tmp_path / "certs", "wrong", wrong.cert_path)
+    creds = ("-u", registry_basic_https.username, "--password-stdin")
+    argv = [regauth_exe(), "login", registry_basic_https.host, *creds, "--timeout", "3", "--cert-dir"]
+    env = dict(os.environ, PATH=venv_path())
+    refused = subprocess.run([*argv, str(tmp_path / "certs" / "wrong")], input=registry_basic_https.password,
+                             capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "unable to get local issuer certificate" in refused.stderr, refused.stderr
+    assert len(registry_basic_https.registry.access_log()) == before  # no request, no password
+    assert not (docker_config_dir / "config.json").exists()
+    assert registry_basic_https.cert_dir is not None
+    good = subprocess.run([*argv, str(registry_basic_https.cert_dir)], input=registry_basic_https.password,
+                          capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert "Login Succeeded" in good.stdout
+
+
+def test_endpoints_with_supplied_cas(tmp_path: Path) -> None:
+    """Loopback: a *.crt in certs.d or --cert-dir → verified HTTPS only; a client pair alone, or
+    --tls-verify=false, keeps Docker's insecure pair (unverified HTTPS, then plain HTTP)."""
+    host = "127.0.0.1:5999"
+    ca = make_ca(tmp_path / "ca")
+    roots = tmp_path / "certs.d"
+    (roots / host).mkdir(parents=True)
+    _client_cert(ca, roots / host, "client")
+    insecure = [("https://127.0.0.1:5999", False), ("http://127.0.0.1:5999", False)]
+    pairs = [(e.url, e.verify) for e in endpoints_for(host, TransportOptions(cert_dirs=(roots,)))]
+    assert pairs == insecure
+    _certs_d(roots, host, ca.cert_path)
+    for options in (TransportOptions(cert_dirs=(roots,)), TransportOptions(cert_dir=roots / host)):
+        assert [(e.url, e.verify) for e in endpoints_for(host, options)] == [("https://127.0.0.1:5999", True)]
+    off = TransportOptions(tls_verify=False, cert_dirs=(roots,))
+    assert [(e.url, e.verify) for e in endpoints_for(host, off)] == insecure
 
 
 @pytest.mark.parametrize(
