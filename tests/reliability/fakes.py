@@ -2,31 +2,49 @@
 
 :class:`FakeServer` answers with a handler function; :func:`basic_registry` is a cheap registry that
 accepts one username/password on ``/v2/``; :func:`tls_context` makes a server context from a CA
-(``tests/support/certs.py``).  The hostile behaviours live in ``test_hostile.py``.
+(``tests/support/certs.py``).  :class:`RawServer` hands the bare socket (TLS or plain, or both on
+one port) to a handler, for what ``http.server`` will not do: tiny TLS records, silence, trickling.
+The hostile behaviours live in ``test_hostile.py`` and ``test_timeouts.py``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import socket
 import ssl
+import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.cliutil import venv_path
+from tests.reliability.procs import regauth_exe
 from tests.support.ports import LOOPBACK
 
 __all__ = [
     "FakeServer",
     "Handler",
+    "RawHandler",
+    "RawServer",
+    "Run",
     "Seen",
     "basic_registry",
+    "docker_login",
+    "read_head",
+    "regauth_login",
     "reply",
+    "run_measured",
+    "send_in_records",
+    "shown",
     "tls_context",
+    "trickle",
 ]
 
 Handler = Callable[["_Request", "FakeServer"], None]
@@ -194,3 +212,177 @@ def port_is_open(port: int) -> bool:
     with contextlib.closing(socket.socket()) as sock:
         sock.settimeout(1)
         return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+RawHandler = Callable[[socket.socket, bytes], None]
+
+
+def read_head(sock: socket.socket, limit: int = 1 << 16) -> bytes:
+    """Bytes up to the end of a request's headers (or EOF, or ``limit``); on a plain socket, the
+    first bytes of a TLS ClientHello, which never end that way (a server answers them at once)."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < limit and not head.startswith(b"\x16"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 calling ``handler(sock, request_head)`` on each connection.
+
+    With ``tls``, a connection that opens with a TLS ClientHello is wrapped and given to
+    ``handler``; any other goes to ``plain`` (None: closed).  Without ``tls`` every connection is
+    plain.  ``handler=None`` accepts and stays silent until :meth:`stop`.  ``received`` holds, per
+    connection, ``("tls" | "plain", head)``: what a client sent on each side.
+    """
+
+    def __init__(
+        self,
+        handler: RawHandler | None,
+        *,
+        tls: ssl.SSLContext | None = None,
+        plain: RawHandler | None = None,
+    ) -> None:
+        self.handler = handler
+        self.tls = tls
+        self.plain = plain if tls is not None else handler
+        self.received: list[tuple[str, bytes]] = []
+        self._stop = threading.Event()
+        self._listener = socket.socket()
+        self._listener.bind((LOOPBACK, 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.1)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        """The listening port."""
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT`` (the registry key)."""
+        return f"{LOOPBACK}:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        try:
+            raw.settimeout(30)
+            if self.handler is None and self.plain is None:
+                self._stop.wait()  # silent: hold the connection open, say nothing
+                return
+            hello = self.tls is not None and raw.recv(1, socket.MSG_PEEK) == b"\x16"
+            if hello and self.handler is not None:
+                assert self.tls is not None
+                sock: socket.socket = self.tls.wrap_socket(raw, server_side=True)
+                side, handler = "tls", self.handler
+            elif not hello and self.plain is not None:
+                sock, side, handler = raw, "plain", self.plain
+            else:
+                return
+            head = read_head(sock)
+            self.received.append((side, head))
+            handler(sock, head)
+        except OSError:  # clients hang up on purpose (SSLError is an OSError)
+            pass
+        finally:
+            raw.close()
+
+    def stop(self) -> None:
+        """Stop accepting; silent connections are released."""
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def __enter__(self) -> RawServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def send_in_records(sock: socket.socket, data: bytes, size: int = 16) -> None:
+    """``data`` in writes of ``size`` bytes: on a TLS socket, one TLS record each."""
+    view = memoryview(data)
+    for start in range(0, len(view), size):
+        sock.sendall(view[start : start + size])
+
+
+def trickle(sock: socket.socket, data: bytes, delay: float = 0.2, limit: float = 30.0) -> None:
+    """``data`` one byte every ``delay`` seconds, for ``limit`` seconds at most."""
+    end = time.monotonic() + limit
+    for byte in data:
+        if time.monotonic() > end:
+            return
+        sock.sendall(bytes([byte]))
+        time.sleep(delay)
+
+
+# --------------------------------------------------------------------------- run a login, measured
+
+
+@dataclass(frozen=True)
+class Run:
+    """How one CLI run ended: exit code, output, wall and CPU seconds (None: killed at the limit)."""
+
+    code: int | None
+    out: str
+    wall: float
+    cpu: float
+
+
+def run_measured(argv: list[str], stdin: str, env: dict[str, str], limit: float) -> Run:
+    """Run ``argv`` with ``stdin``; its CPU time from ``os.wait4``; killed by pid after ``limit`` s."""
+    with tempfile.TemporaryFile() as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT, env=env)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(stdin.encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        killed = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > limit and not killed:
+                proc.kill()
+                killed = True
+            time.sleep(0.02)
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return Run(None if killed else proc.returncode, text, wall, usage.ru_utime + usage.ru_stime)
+
+
+def regauth_login(host: str, user: str, password: str, timeout: float, *extra: str, limit: float = 60) -> Run:
+    """``regauth login HOST --timeout T`` with the password on stdin."""
+    argv = [regauth_exe(), "login", host, "-u", user, "--password-stdin", "--timeout", f"{timeout:g}", *extra]
+    return run_measured(argv, password, dict(os.environ, PATH=venv_path()), limit)
+
+
+def docker_login(docker_dir: str, host: str, config: Path, user: str, password: str, limit: float) -> Run:
+    """``docker login HOST`` (Docker CLI, file store in ``config``) with the password on stdin."""
+    env = dict(os.environ, PATH=docker_dir, DOCKER_CONFIG=str(config))
+    argv = [os.path.join(docker_dir, "docker"), "login", "-u", user, "--password-stdin", host]
+    return run_measured(argv, password, env, limit)
+
+
+def shown(run: Run) -> str:
+    """One line for a report note: how it ended, wall and CPU time, its last line of output."""
+    lines = [line for line in run.out.splitlines() if line.strip() and not line.startswith("WARNING")]
+    ending = "killed (still running)" if run.code is None else f"exit {run.code}"
+    return f"{ending} after {run.wall:.1f} s wall, {run.cpu:.2f} s CPU: {(lines or [''])[-1][:160]}"
