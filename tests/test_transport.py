@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,12 +24,16 @@ from regauth.transport.connection import Connection, HttpError
 from regauth.transport.proxy import Proxy, proxy_for
 from regauth.transport.session import (
     Endpoint,
+    Session,
     TransportOptions,
     endpoints_for,
     open_session,
     run_flow,
     send,
+    try_endpoints,
 )
+from tests.reliability.fakes import FakeServer, tls_context
+from tests.reliability.fakes import reply as fake_reply
 from tests.support.registry import RegistryStack
 
 Handler = Callable[[socket.socket, bytes], bool]  # returns False to close the connection
@@ -92,6 +97,7 @@ def reply(raw: bytes, keep: bool = True) -> Handler:
 
 
 OPTIONS = TransportOptions(timeout=2.0)
+OK_2 = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 HTTP = Endpoint("http://127.0.0.1", False, "127.0.0.1")
 
 
@@ -155,9 +161,17 @@ def test_keep_alive_reuses_one_connection_and_survives_a_dropped_idle_socket() -
         (b"HTTP/1.1 200 OK\r\nContent-Length: 9999999\r\n\r\n", "larger than 1 MiB"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "closed by server"),
         (b"HTTP/1.1 200 OK\r\nbad header line\r\n\r\n", "malformed response header"),
+        # under http.client's caps (64 KiB a line, 100 headers) but over 1 MiB in all
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"X-Pad: %s\r\n" % (b"p" * 60_000) * 20 + b"\r\n",
+            "headers larger than 1 MiB",
+        ),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" * 60_000 + OK_2, "headers larger than 1 MiB"),  # interim ones count
+        (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", "more than 100 response headers"),
     ],
 )
 def test_bad_responses_are_transport_errors(raw: bytes, message: str) -> None:
+    """One-line errors; the header caps are counted while reading (linear, never the whole block)."""
     with fake_server(reply(raw, keep=False)) as (port, _), pytest.raises(TransportError, match=message):
         get(f"http://127.0.0.1:{port}/v2/")
 
@@ -173,12 +187,36 @@ def test_trickling_server_hits_the_deadline() -> None:
                 return False
         return False
 
-    options = TransportOptions(timeout=1.0)
+    options = TransportOptions(timeout=1.5)
     with fake_server(trickle) as (port, _):
         started = time.monotonic()
-        with open_session(HTTP, options) as session, pytest.raises(TransportError, match="timed out"):
+        with (
+            open_session(HTTP, options) as session,
+            pytest.raises(TransportError, match=r"timed out after 1\.5s"),
+        ):
             send(session, HttpRequest("GET", f"http://127.0.0.1:{port}/v2/"), options)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 2.9  # --timeout is the whole request's deadline, not twice that
+
+
+def test_redirects_share_the_request_deadline() -> None:
+    """Each hop answers in 0.3 s; eight hops do not fit in one request's 1 s."""
+
+    def slow_redirect(conn: socket.socket, request: bytes) -> bool:
+        time.sleep(0.3)
+        hop = int(request.split(b" ")[1].rsplit(b"/", 1)[1] or b"0")
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /v2/%d\r\nContent-Length: 0\r\n\r\n" % (hop + 1))
+        return True
+
+    options = TransportOptions(timeout=1.0)
+    with fake_server(slow_redirect) as (port, seen):
+        started = time.monotonic()
+        with (
+            open_session(HTTP, options) as session,
+            pytest.raises(TransportError, match="timed out after 1s"),
+        ):
+            send(session, HttpRequest("GET", f"http://127.0.0.1:{port}/v2/0"), options)
+    assert time.monotonic() - started < 2.5
+    assert len(seen) < 6
 
 
 def test_redirect_to_another_host_drops_authorization() -> None:
@@ -262,3 +300,28 @@ def test_verified_tls_uses_system_and_certs_d(registry_basic_https: RegistryStac
     )
     with open_session(endpoint, verified) as session:
         assert send(session, ping, verified).status == 401
+
+
+def test_plain_http_only_when_the_server_speaks_no_tls(tmp_path: Path) -> None:
+    """try_endpoints: a plain server (it answers the ClientHello in HTTP, as Go's does) is retried
+    over plain HTTP; a TLS server whose answer is refused (a redirect to http://) is not."""
+    key_of = "127.0.0.1:{}".format
+    used: list[str] = []
+
+    def ping(session: Session) -> int:
+        used.append(session.endpoint.url.split(":")[0])
+        return send(session, HttpRequest("GET", f"{session.endpoint.url}/v2/"), OPTIONS).status
+
+    with FakeServer(lambda req, fake: fake_reply(req, 200, b"{}")) as plain:
+        assert try_endpoints(key_of(plain.port), OPTIONS, ping) == 200
+    assert used == ["https", "http"]
+    used.clear()
+
+    def downgrade(req: Any, fake: FakeServer) -> None:
+        fake_reply(req, 302, b"", [("Location", f"http://127.0.0.1:{fake.port}/v2/")])
+
+    with FakeServer(downgrade, tls=tls_context(tmp_path)) as tls, pytest.raises(TransportError) as info:
+        try_endpoints(key_of(tls.port), OPTIONS, ping)
+    assert used == ["https"]
+    assert "refusing redirect from HTTPS to plain HTTP" in str(info.value)
+    assert [seen.path for seen in tls.seen] == ["/v2/"]
