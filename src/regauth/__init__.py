@@ -23,7 +23,9 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the he
 
 if TYPE_CHECKING:
     from .api.inventory import LoginInfo, StatusResult, list_logins, status
-    from .api.login import LoginOutcome, LogoutOutcome, get_credentials, login, logout
+    from .api.login import LoginOutcome, login
+    from .api.logout import LogoutOutcome, logout
+    from .api.lookup import get_credentials
     from .api.token import NoTokenAuthError, token
     from .auth import HttpxRegistryAuth, RegistryAuth
     from .credentials import Credentials
@@ -48,7 +50,7 @@ _LAZY = {
     "HttpxRegistryAuth": ".auth",
     "LoginInfo": ".api.inventory",
     "LoginOutcome": ".api.login",
-    "LogoutOutcome": ".api.login",
+    "LogoutOutcome": ".api.logout",
     "NoTokenAuthError": ".api.token",
     "ProtocolError": ".errors",
     "RegauthError": ".errors",
@@ -58,10 +60,10 @@ _LAZY = {
     "Token": ".registry.token",
     "TransportError": ".errors",
     "UsageError": ".errors",
-    "get_credentials": ".api.login",
+    "get_credentials": ".api.lookup",
     "list_logins": ".api.inventory",
     "login": ".api.login",
-    "logout": ".api.login",
+    "logout": ".api.logout",
     "status": ".api.inventory",
     "token": ".api.token",
 }

@@ -1,4 +1,4 @@
-"""The library: login, logout, get_credentials, composed from address, flow, transport, stores, config.
+"""The library's login: verify credentials against the registry, then store them like ``docker login``.
 
 Rule: no printing and no prompting here; the CLI is a thin shell over these functions.
 """
@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from regauth.config.authfiles import ENV_DOCKER_AUTH_CONFIG, explicit_auth_file
-from regauth.config.file import ConfigFile, check, config_path, entry_credentials, update, update_config
+from regauth.api.lookup import get_credentials
+from regauth.config.file import ConfigFile, check, config_path, update_config
 from regauth.config.settings import load_settings
 from regauth.credentials import Credentials
-from regauth.errors import ConfigError, StoreError, UsageError
-from regauth.registry.address import logout_keys, matching_keys, normalise
+from regauth.errors import UsageError
+from regauth.registry.address import normalise
 from regauth.registry.flow import LoginResult, login_flow
 from regauth.stores.file import file_entry, marker_entry
-from regauth.stores.lookup import find
 from regauth.stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
 from regauth.transport.realms import remember, remembered
 
@@ -27,15 +26,7 @@ if TYPE_CHECKING:
 
     from regauth.transport.session import TransportOptions
 
-__all__ = [
-    "LoginOutcome",
-    "LogoutOutcome",
-    "get_credentials",
-    "login",
-    "logout",
-    "transport_options",
-    "verify",
-]
+__all__ = ["LoginOutcome", "login", "transport_options", "verify"]
 
 PathLike = str | os.PathLike[str]
 
@@ -67,30 +58,6 @@ class LoginOutcome:
         import pathlib  # only for callers that ask for a Path
 
         return pathlib.Path(self.config_file)
-
-
-@dataclass(frozen=True, slots=True)
-class LogoutOutcome:
-    """What a logout removed: ``removed`` lists ``store: key`` items; ``errors`` the erase failures.
-
-    When nothing was removed yet the lookup chain (:mod:`regauth.stores.lookup`) still finds the
-    login in a source logout does not edit (an auth file, ``DOCKER_AUTH_CONFIG``): ``held_in`` is
-    that file's path or ``DOCKER_AUTH_CONFIG``, ``held_key`` the key it is stored under and
-    ``held_by`` why the source is read (``--authfile``, ``REGISTRY_AUTH_FILE``, ``podman`` or
-    ``DOCKER_AUTH_CONFIG``); all three are empty otherwise.
-    """
-
-    server: str
-    removed: tuple[str, ...] = ()
-    errors: tuple[str, ...] = ()
-    held_in: str = ""
-    held_key: str = ""
-    held_by: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when no erase failed."""
-        return not self.errors
 
 
 def transport_options(
@@ -239,84 +206,3 @@ def login(
         rejected_defaults=tuple(rejected),
         tightened_from=saved.tightened_from,
     )
-
-
-def logout(server: str | None = None, *, config: PathLike | None = None) -> LogoutOutcome:
-    """Remove the credentials of ``server`` from its store and ``config.json``, truthfully.
-
-    Erases the key and the legacy spellings Docker erases (``http://host``, ``https://host``), in
-    the store each one maps to.  A helper that fails keeps its ``auths`` marker.
-    """
-    key = normalise(server)
-    path = config_path(config)
-    removed: list[str] = []
-    errors: list[str] = []
-
-    variants = logout_keys(server)
-
-    def change(cfg: ConfigFile) -> bool:
-        removed.clear()
-        errors.clear()
-        failed: set[str] = set()  # a helper that failed once is not asked again
-        for variant in variants:
-            choice = choose_store(cfg, variant)
-            if choice.helper is None or choice.helper in failed:
-                continue
-            try:
-                if open_store(choice, path).erase(variant):
-                    removed.append(f"{choice.helper}: {variant}")
-            except StoreError as exc:
-                errors.append(f"{variant}: {exc}")
-                failed.add(choice.helper)
-        changed = False
-        auths = cfg.auths()
-        wanted = set(variants).union(matching_keys(auths, key))  # one pass over 10,000 entries
-        for stored in [k for k in auths if k in wanted]:
-            if choose_store(cfg, stored).helper in failed:
-                continue  # keep the marker: the secret is still in the helper
-            if not entry_credentials(stored, cfg.auths()[stored]).is_empty:
-                removed.append(f"file: {stored}")
-            cfg.remove_auth(stored)
-            changed = True
-        return changed
-
-    update(path, change)
-    outcome = LogoutOutcome(server=key, removed=tuple(dict.fromkeys(removed)), errors=tuple(errors))
-    if removed or errors:
-        return outcome
-    return _held_elsewhere(outcome, path)
-
-
-def _held_elsewhere(outcome: LogoutOutcome, path: str) -> LogoutOutcome:
-    """``outcome`` with where the lookup chain still finds its login, when not in config.json."""
-    try:
-        found = next(find(outcome.server, config=path), None)
-    except (ConfigError, StoreError):  # an unreadable source: "Not logged in" is all logout knows
-        return outcome
-    if found is None or found.source == path:
-        return outcome
-    explicit = explicit_auth_file()
-    if found.source == ENV_DOCKER_AUTH_CONFIG:
-        by = ENV_DOCKER_AUTH_CONFIG
-    elif explicit is not None and explicit.path == found.source:
-        by = explicit.label
-    else:
-        by = "podman"
-    return replace(outcome, held_in=found.source, held_key=found.key, held_by=by)
-
-
-def get_credentials(
-    server: str | None = None,
-    *,
-    config: PathLike | None = None,
-    authfile: PathLike | None = None,
-) -> Credentials | None:
-    """The stored credentials for ``server``, or None.
-
-    Sources, first hit wins (:mod:`regauth.stores.lookup`): ``DOCKER_AUTH_CONFIG``, ``authfile``
-    (else ``$REGISTRY_AUTH_FILE``), config.json (``credHelpers`` -> ``credsStore`` -> ``auths``),
-    podman's ``auth.json`` files.
-    Raises ConfigError for a broken config.json or auth file and HelperError when the helper fails.
-    """
-    found = next(find(normalise(server), config=config, authfile=authfile), None)
-    return None if found is None else found.credentials

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from regauth.api.login import get_credentials, transport_options
+from regauth.api.login import transport_options
+from regauth.api.lookup import get_credentials
 from regauth.credentials import Credentials
 from regauth.errors import AuthError, ProtocolError, RegauthError, UsageError
 from regauth.registry.address import normalise
@@ -72,7 +73,7 @@ def token(
 ) -> Token:
     """A bearer token for ``scopes`` on ``server``, obtained with its stored credentials.
 
-    The credentials are those :func:`~regauth.api.login.get_credentials` finds (same sources, same
+    The credentials are those :func:`~regauth.api.lookup.get_credentials` finds (same sources, same
     order; ``authfile`` as there).  ``credentials`` replaces the stored ones; ``anonymous=True`` asks
     for an anonymous token when nothing is stored.  The returned token always has ``issued_at`` (the
     server's, else now).  The identity token is used but never replaced in the store (like Docker).

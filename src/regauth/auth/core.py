@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from regauth._version import __version__
-from regauth.api.login import get_credentials
+from regauth.api.lookup import get_credentials
 from regauth.api.token import DEFAULT_CLIENT_ID
 from regauth.credentials import Credentials
 from regauth.registry.address import normalise

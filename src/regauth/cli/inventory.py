@@ -74,7 +74,7 @@ def get(args: argparse.Namespace, stdin: IO[str]) -> int:
         creds = found.credentials if found is not None else None
         key = found.credentials.server if found is not None else server
     else:
-        from regauth.api.login import get_credentials
+        from regauth.api.lookup import get_credentials
 
         key = normalise(server)
         creds = get_credentials(key, config=args.config, authfile=args.authfile)

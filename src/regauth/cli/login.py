@@ -89,6 +89,7 @@ def _check_flags(args: argparse.Namespace) -> None:
 def login(args: argparse.Namespace, stdin: IO[str]) -> int:
     """``regauth login``: verify the credentials with the registry, then store them."""
     import regauth.api.login as api
+    from regauth.api.lookup import get_credentials
     from regauth.errors import AuthError
     from regauth.registry.address import normalise
 
@@ -116,7 +117,7 @@ def login(args: argparse.Namespace, stdin: IO[str]) -> int:
 
     stored_user = ""
     if args.username is None and not password:
-        stored = api.get_credentials(key, config=args.config)
+        stored = get_credentials(key, config=args.config)
         if stored is not None and stored.has_password:
             stored_user = stored.username
             warn(f"Authenticating with existing credentials... [Username: {stored.username}]")
@@ -149,9 +150,9 @@ def logout(args: argparse.Namespace, stdin: IO[str]) -> int:
         if args.server is not None:
             raise UsageError("cannot name a SERVER with --all\nSee 'regauth logout --help'.")
         return logout_all(args, stdin)
-    import regauth.api.login as api
+    from regauth.api.logout import logout as remove
 
-    outcome = api.logout(args.server, config=args.config)
+    outcome = remove(args.server, config=args.config)
     if outcome.removed:
         print(f"Removing login credentials for {outcome.server}")
     elif outcome.held_in:
@@ -165,7 +166,7 @@ def _held_elsewhere(outcome: object) -> str:
     """Where a login that logout does not edit lives, and how to remove it (exit code unchanged)."""
     import shlex
 
-    from regauth.api.login import LogoutOutcome
+    from regauth.api.logout import LogoutOutcome
 
     assert isinstance(outcome, LogoutOutcome)
     where = f"{outcome.server} is logged in through"
