@@ -8,8 +8,6 @@ Sources: docs/config-file.md "Default store detection", docs/credential-stores.m
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,6 +96,8 @@ def _pass_viable(environ: Mapping[str, str], which: Callable[[str], str | None])
     gpg = which("gpg") or which("gpg2")
     if not ids or gpg is None:
         return "no gpg key for the password store"
+    import subprocess  # probing a default store is rare: not loaded for every command
+
     try:
         probe = subprocess.run(
             [gpg, "--batch", "--list-secret-keys", *ids],
@@ -117,6 +117,8 @@ def _helper_answers(
     path = which(f"docker-credential-{name}")
     if not path:
         return f"docker-credential-{name} not on PATH"
+    import subprocess  # probing a default store is rare: not loaded for every command
+
     try:
         probe = subprocess.run(
             [path, "list"],
@@ -147,6 +149,8 @@ def detect_default_store(
     Returns (helper or None for the file store, reasons each rejected candidate cannot serve).
     """
     if which is None:
+        import shutil
+
         which = shutil.which
     env = os.environ if environ is None else environ
     reasons: list[str] = []

@@ -7,7 +7,6 @@ Which endpoints Docker tries, and how, is described in docs/registry-auth.md.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import ssl
@@ -49,7 +48,17 @@ __all__ = [
     "try_endpoints",
 ]
 
-log = logging.getLogger("regauth.transport")
+
+
+def debug(message: str, *args: object) -> None:
+    """Log ``message`` at DEBUG on ``regauth.transport`` (``--debug`` shows it).
+
+    Only a program that imported :mod:`logging` can have configured a handler, so when it is not
+    loaded there is nobody to log to, and a login does not load it just to say nothing.
+    """
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("regauth.transport").debug(message, *args)
 
 DEFAULT_TIMEOUT = 15.0
 T = TypeVar("T")
@@ -312,7 +321,7 @@ def _exchange(session: Session, request: HttpRequest, deadline: float) -> HttpRe
     wire += [(k, v) for k, v in request.headers if k.lower() not in skip]
     if conn.proxy is not None and not tls and conn.proxy.authorization:
         wire.append(("Proxy-Authorization", conn.proxy.authorization))
-    log.debug("%s %s", method, strip_query(url))
+    debug("%s %s", method, strip_query(url))
     try:
         raw = conn.request(method, target, wire, request.body, deadline=deadline)
     except HttpError as exc:
@@ -322,7 +331,7 @@ def _exchange(session: Session, request: HttpRequest, deadline: float) -> HttpRe
         kind = _NoTls if isinstance(exc, NotTlsError) and first else TransportError
         raise kind(f"{method} {strip_query(url)}: {exc}") from None
     session.responses += 1
-    log.debug("-> %s %s", raw.status, raw.reason)
+    debug("-> %s %s", raw.status, raw.reason)
     return HttpResponse(status=raw.status, url=url, headers=raw.headers, body=raw.body, reason=raw.reason)
 
 
