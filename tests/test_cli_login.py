@@ -60,6 +60,23 @@ def test_basic_login_writes_dockers_entry(
     assert stat.S_IMODE(docker_config_dir.stat().st_mode) in (0o700, 0o755)
 
 
+def test_debug_logs_each_request_without_secrets(
+    registry_basic_https: RegistryStack, isolated_env: object, docker_config_dir: Path
+) -> None:
+    """``--debug`` shows the method, URL and status of every request; never a header or a secret."""
+    stack = registry_basic_https
+    res = regauth(
+        "--debug", "login", "-u", stack.username, "--password-stdin", stack.host,
+        stdin=stack.password, config=docker_config_dir,
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    lines = [line for line in res.err.splitlines() if line.startswith("DEBUG regauth.transport: ")]
+    assert f"DEBUG regauth.transport: GET https://{stack.host}/v2/" in lines
+    assert "DEBUG regauth.transport: -> 401 Unauthorized" in lines
+    assert "DEBUG regauth.transport: -> 200 OK" in lines
+    assert stack.password not in res.err and "Authorization" not in res.err
+
+
 def test_wrong_password_is_unauthorized_and_writes_nothing(
     basic_registry: RegistryStack, isolated_env: object, docker_config_dir: Path
 ) -> None:
