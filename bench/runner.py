@@ -63,7 +63,7 @@ def _rows(results: Sequence[CaseResult]) -> list[list[str]]:
                 f"{r.a.label}: {_triple(r.a.times)}",
                 f"{r.b.label}: {_triple(r.b.times)}",
                 f"{r.ratio:.2f}" if r.ratios else "-",
-                f"≤ {r.case.target:.1f}" if r.case.target is not None else "",
+                f"≤ {r.case.target:g}" if r.case.target is not None else "",
                 _verdict(r),
                 str(len(r.ratios)),
             ]
