@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 
+from regauth.config.paths import cache_dir
 from regauth.config.save import write_atomic
 from regauth.errors import ConfigError
 
@@ -29,19 +29,8 @@ _FILENAME = "realms.json"
 
 def cache_path() -> str | None:
     """The cache file, or None when caching is off (``REGAUTH_CACHE_DIR=""``) or there is no home."""
-    override = os.environ.get("REGAUTH_CACHE_DIR")
-    if override is not None:
-        return os.path.join(override, _FILENAME) if override else None
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA", "")
-        return os.path.join(base, "regauth", "Cache", _FILENAME) if base else None
-    home = os.path.expanduser("~")
-    if home.startswith("~"):
-        return None
-    if sys.platform == "darwin":
-        return os.path.join(home, "Library", "Caches", "regauth", _FILENAME)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
-    return os.path.join(base, "regauth", _FILENAME)
+    directory = cache_dir()
+    return None if directory is None else os.path.join(directory, _FILENAME)
 
 
 def _read(path: str) -> dict[str, str]:
