@@ -34,13 +34,15 @@ RANKS = {
     "regauth._exit": 0,
     "regauth.registry": 1,
     "regauth.config": 2,
-    "regauth.stores": 3,
-    "regauth.transport": 3,
-    "regauth.api": 4,
-    "regauth.helpers": 4,
-    "regauth.testing": 4,
-    "regauth.auth": 5,
-    "regauth.cli": 6,
+    "regauth.sources": 3,
+    "regauth.stores": 4,
+    "regauth.transport": 4,
+    "regauth.api": 5,
+    "regauth.helpers": 5,
+    "regauth.testing": 5,
+    "regauth.auth": 6,
+    "regauth.kubelet": 6,
+    "regauth.cli": 7,
 }
 #: The package's front door and ``python -m regauth`` may import anything below them.
 UNRANKED = frozenset({"regauth", "regauth.__main__"})
@@ -320,7 +322,7 @@ def test_the_layer_checker_sees_an_upward_import() -> None:
         "regauth.transport": ast.parse(""),
     }
     assert layering_violations(trees) == [
-        "regauth.registry.flow:1 imports regauth.transport.session (rank 3 is not below 1)"
+        "regauth.registry.flow:1 imports regauth.transport.session (rank 4 is not below 1)"
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 __all__ = ["Credentials", "redact"]
 
@@ -18,6 +19,8 @@ class Credentials:
 
     ``password`` and ``identity_token`` are secrets: they never appear in ``repr``/``str``.
     ``server`` is the storage key the credentials belong to (may be empty when unknown).
+    ``expires_at`` is when short-lived credentials stop working (an aware UTC datetime), or None
+    when nothing says they expire (a password, a stored identity token).
     """
 
     username: str = ""
@@ -25,12 +28,13 @@ class Credentials:
     identity_token: str = field(default="", repr=False)
     registry_token: str = field(default="", repr=False)
     server: str = ""
+    expires_at: datetime | None = None
 
     def __repr__(self) -> str:
         return (
             f"Credentials(server={self.server!r}, username={self.username!r}, "
             f"password={redact(self.password)}, identity_token={redact(self.identity_token)}, "
-            f"registry_token={redact(self.registry_token)})"
+            f"registry_token={redact(self.registry_token)}, expires_at={self.expires_at!r})"
         )
 
     __str__ = __repr__
@@ -44,3 +48,9 @@ class Credentials:
     def has_password(self) -> bool:
         """True for a stored username + password (what Docker re-validates on a bare login)."""
         return bool(self.username and self.password)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """True when ``expires_at`` has passed (never for credentials without an expiry)."""
+        if self.expires_at is None:
+            return False
+        return (now or datetime.now(timezone.utc)) >= self.expires_at
