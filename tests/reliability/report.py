@@ -91,7 +91,10 @@ def render(figures: list[dict[str, object]], summary: str) -> str:
         f"- {f['part']} / {f['impl']}: {f['note']}"
         for f in figures
         if f.get("note")
-        and f["part"] in ("races", "crashes", "broken files", "fuzzing", "symlinks and modes")
+        and (
+            f["part"] in ("races", "crashes", "broken files", "fuzzing", "symlinks and modes")
+            or (f["part"] == "hostile servers" and f["impl"] == "docker")
+        )
     ]
     return "\n".join([*out, "", f"pytest: {summary}", "", "Notes:", *notes]) + "\n"
 
