@@ -53,6 +53,33 @@ def test_same_bytes_as_kubectl(isolated_env: IsolatedEnv, name: str, namespace: 
     assert r.out == kubectl_secret(name, server, "alice", PASSWORD, namespace)
 
 
+def test_options_between_positionals(isolated_env: IsolatedEnv) -> None:
+    """``export kubernetes NAME --namespace NS SERVER`` (options before, between and after the
+    positionals, as Docker's commands allow) is the same Secret; an unknown flag is still refused."""
+    server = "127.0.0.1:5000"
+    config = {"auths": {server: {"auth": b64("alice:pw")}, "b.example": {"auth": b64("bob:pw2")}}}
+    (isolated_env.docker_config / "config.json").write_text(json.dumps(config))
+    expected = regauth("export", "kubernetes", "regcred", server, "--namespace", "ci")
+    assert expected.code == 0, expected.err
+    for args in (
+        ("regcred", "--namespace", "ci", server),
+        ("-n", "ci", "regcred", server),
+        ("regcred", "-n", "ci", server, "b.example"),
+    ):
+        r = regauth("export", "kubernetes", *args)
+        assert r.code == 0, r.err
+        if "b.example" not in args:
+            assert r.out == expected.out
+    both = regauth("export", "kubernetes", "regcred", "-n", "ci", server, "b.example").out
+    data = next(x for x in both.splitlines() if x.startswith("  .dockerconfigjson: ")).split(": ", 1)[1]
+    assert set(json.loads(base64.b64decode(data))["auths"]) == {server, "b.example"}
+    bad = regauth("export", "kubernetes", "regcred", "-n", "ci", server, "--bogus")
+    assert (bad.code, bad.out) == (125, "")
+    assert bad.err.startswith("unrecognized arguments: --bogus")
+    st = regauth("status", server, "--timeout", "1", "nowhere.example")  # status takes SERVER... too
+    assert st.code == 1 and "unrecognized" not in st.err
+
+
 def test_decoded_payload_every_login(isolated_env: IsolatedEnv) -> None:
     config = {"auths": {
         "a.example": {"auth": b64("u1:p1")},

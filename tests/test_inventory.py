@@ -23,7 +23,7 @@ from tests.support.keyring_env import secretservice_env  # noqa: F401
 from tests.support.registry import RegistryStack, start_registry_stack
 from tests.support.require import require
 
-JSON_KEYS = ["server", "username", "store", "source", "auth", "error"]
+JSON_KEYS = ["server", "username", "store", "source", "auth", "error", "expires_at"]
 
 
 @pytest.fixture
@@ -93,6 +93,7 @@ def test_list_and_status_across_every_source_one_broken_helper(
     assert listed.code == 1, listed.err  # one source failed
     rows = json.loads(listed.out)
     assert all(list(row) == JSON_KEYS for row in rows)
+    assert all(row["expires_at"] is None for row in rows)  # nothing here says when it expires
     summary = {(r["server"], r["store"], r["auth"], bool(r["error"])) for r in rows}
     assert summary == {
         (registry_basic_http.host, "env", "password", False),

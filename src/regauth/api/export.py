@@ -6,6 +6,10 @@ Rule: the same Secret ``kubectl create secret docker-registry NAME --docker-serv
 The YAML is emitted by hand (no PyYAML); names are validated as Kubernetes DNS names, so they
 need no quoting, and every other scalar is a JSON-style double-quoted string or base64.
 Identity-token logins are refused: a token is not a password, and the kubelet cannot use it.
+A credential that expires (minted by a cloud source) is refused too: the Secret would silently stop
+working.  Allowed (``allow_expiring``), the Secret carries the earliest expiry in the annotation
+``regauth.io/expires-at`` (RFC 3339 UTC, double-quoted as ``kubectl annotate`` writes it); one that
+has already expired is refused even then, since a Secret holding it could never work.
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 
+from regauth.api.expiry import rfc3339
 from regauth.config.file import encode_auth
 from regauth.credentials import Credentials
 from regauth.errors import RegauthError, UsageError
 from regauth.stores.wire import go_json
 
 __all__ = [
+    "EXPIRES_AT_ANNOTATION",
+    "ExpiringCredentialsError",
     "IdentityTokenError",
     "dockerconfigjson",
+    "expiry_of",
     "kubernetes_secret",
     "validate_name",
     "yaml_scalar",
@@ -38,8 +47,37 @@ _YAML_NON_STRING = re.compile(
 )
 
 
+EXPIRES_AT_ANNOTATION = "regauth.io/expires-at"
+
+
 class IdentityTokenError(RegauthError):
     """A selected login holds an identity token, which a dockerconfigjson Secret cannot carry."""
+
+
+class ExpiringCredentialsError(RegauthError):
+    """A selected login expires (refused unless allowed) or has expired (always refused)."""
+
+
+def expiry_of(logins: Mapping[str, Credentials], *, allow_expiring: bool = False) -> datetime | None:
+    """The earliest expiry among ``logins`` (None: nothing expires).
+
+    Raises ExpiringCredentialsError, one line naming the registries and their expiry: for any
+    expired login, and for any expiring one unless ``allow_expiring``.
+    """
+    now = datetime.now(timezone.utc)
+    timed = {server: c.expires_at for server, c in logins.items() if c.expires_at is not None}
+    expired = [f"{server} expired at {rfc3339(when)}" for server, when in timed.items() if when <= now]
+    if expired:
+        raise ExpiringCredentialsError(
+            "cannot export " + ", ".join(expired) + ": a Secret holding an expired credential never works"
+        )
+    if timed and not allow_expiring:
+        named = ", ".join(f"{server} expires at {rfc3339(when)}" for server, when in timed.items())
+        raise ExpiringCredentialsError(
+            f"cannot export {named}: the Secret would stop working then; "
+            "pass --allow-expiring to export anyway, with the expiry in an annotation"
+        )
+    return min(timed.values()) if timed else None
 
 
 def validate_name(name: str, *, what: str = "name", label: bool = False) -> str:
@@ -87,22 +125,35 @@ def dockerconfigjson(logins: Mapping[str, Credentials]) -> str:
 
 
 def kubernetes_secret(
-    name: str, logins: Mapping[str, Credentials], *, namespace: str | None = None
+    name: str,
+    logins: Mapping[str, Credentials],
+    *,
+    namespace: str | None = None,
+    allow_expiring: bool = False,
 ) -> str:
     """The Secret manifest (YAML text, newline-terminated).
 
-    Raises UsageError for a bad name and IdentityTokenError (exit 1 in the CLI).
+    Raises UsageError for a bad name, IdentityTokenError and ExpiringCredentialsError (exit 1 in
+    the CLI; see :func:`expiry_of`).
     """
     validate_name(name)
     if namespace is not None:
         validate_name(namespace, what="namespace", label=True)
     data = base64.b64encode(dockerconfigjson(logins).encode("utf-8")).decode("ascii")
+    expires_at = expiry_of(logins, allow_expiring=allow_expiring)
+    # kubectl writes metadata's keys sorted (annotations first) and quotes a timestamp-like value
+    annotation = (
+        ["  annotations:", f"    {EXPIRES_AT_ANNOTATION}: {go_json(rfc3339(expires_at))}"]
+        if expires_at is not None
+        else []
+    )
     lines: Sequence[str] = [
         "apiVersion: v1",
         "data:",
         f"  .dockerconfigjson: {data}",
         "kind: Secret",
         "metadata:",
+        *annotation,
         "  creationTimestamp: null",
         f"  name: {yaml_scalar(name)}",
         *([f"  namespace: {yaml_scalar(namespace)}"] if namespace is not None else []),

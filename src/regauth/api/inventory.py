@@ -13,8 +13,10 @@ import contextlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
+from regauth.api.expiry import rfc3339
 from regauth.api.login import verify
 from regauth.config.authfiles import ENV_DOCKER_AUTH_CONFIG
 from regauth.config.file import ConfigFile, entry_credentials, update
@@ -51,6 +53,8 @@ class LoginInfo:
     ``source``: the file it came from, ``DOCKER_AUTH_CONFIG``, or ``credsStore``/``credHelpers`` + file.
     ``auth``: ``password``, ``identity token``, ``registry token`` or ``""`` (unknown: ``error`` set).
     ``error``: why this source could not be read (the row then stands for the whole source).
+    ``expires_at``: when a short-lived credential stops working (aware UTC), None when nothing says
+    it does or the store lists no expiry.
     """
 
     server: str
@@ -59,9 +63,10 @@ class LoginInfo:
     source: str
     auth: str
     error: str = ""
+    expires_at: datetime | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        """Stable JSON keys."""
+    def as_dict(self) -> dict[str, str | None]:
+        """Stable JSON keys; ``expires_at`` is RFC 3339 UTC (``2026-12-05T18:30:00Z``) or null."""
         return {
             "server": self.server,
             "username": self.username,
@@ -69,12 +74,16 @@ class LoginInfo:
             "source": self.source,
             "auth": self.auth,
             "error": self.error,
+            "expires_at": None if self.expires_at is None else rfc3339(self.expires_at),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class StatusResult:
-    """A re-validated login: ``result`` is ``valid``, ``invalid``, ``unreachable`` or ``error``."""
+    """A re-validated login: ``result`` is ``valid``, ``invalid``, ``unreachable``, ``expired`` or ``error``.
+
+    ``expired``: the credential's own expiry has passed; the registry was not asked.
+    """
 
     login: LoginInfo
     result: str
@@ -85,7 +94,7 @@ class StatusResult:
         """True when the registry accepted the credentials."""
         return self.result == "valid"
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | None]:
         """Stable JSON keys (the login's keys plus ``result`` and ``reason``)."""
         return {**self.login.as_dict(), "result": self.result, "reason": self.reason}
 
@@ -116,7 +125,10 @@ def _auth_kind(entry: Listed) -> str:
 
 
 def _info(entry: Listed) -> LoginInfo:
-    return LoginInfo(entry.key, entry.username, entry.store, entry.source, _auth_kind(entry), entry.error)
+    expires_at = entry.known.expires_at if entry.known is not None else None
+    return LoginInfo(
+        entry.key, entry.username, entry.store, entry.source, _auth_kind(entry), entry.error, expires_at
+    )
 
 
 def list_logins(
@@ -154,6 +166,9 @@ def collect_credentials(
         if key in result:
             continue
         creds = entry.credentials()
+        if creds is not None and creds.expired():  # a listed copy (a cache): a lookup may mint anew
+            found = lookup(entry.key, config=config, authfile=authfile)
+            creds = found.credentials if found is not None else creds
         if creds is not None and not creds.is_empty:
             result[key] = creds
     return result
@@ -176,6 +191,10 @@ def _check(entry: Listed, tls_verify: bool | None, timeout: float) -> StatusResu
         return StatusResult(info, "error", str(exc))
     if creds is None or creds.is_empty:
         return StatusResult(info, "error", "the store no longer holds these credentials")
+    if creds.expires_at is not None:
+        info = replace(info, expires_at=creds.expires_at)
+        if creds.expired():  # the registry would only refuse it: no request
+            return StatusResult(info, "expired", f"expired at {rfc3339(creds.expires_at)}")
     server = info.server
     scopes: tuple[str, ...] = ()
     if "://" not in server and "/" in server:  # podman per-repository key: check that repository

@@ -13,7 +13,8 @@ __all__ = ["export"]
 
 
 def export(args: argparse.Namespace, stdin: IO[str]) -> int:
-    """Print the Secret's YAML; fails when there is nothing to export."""
+    """Print the Secret's YAML; fails (nothing on stdout) when there is nothing to export, or a
+    login expires and ``--allow-expiring`` was not given."""
     from regauth.api.export import kubernetes_secret, validate_name
     from regauth.api.inventory import collect_credentials
 
@@ -23,5 +24,8 @@ def export(args: argparse.Namespace, stdin: IO[str]) -> int:
     logins = collect_credentials(args.servers, config=args.config, authfile=args.authfile)
     if not logins:
         raise RegauthError("no stored logins to export")
-    sys.stdout.write(kubernetes_secret(args.name, logins, namespace=args.namespace))
+    secret = kubernetes_secret(
+        args.name, logins, namespace=args.namespace, allow_expiring=args.allow_expiring
+    )
+    sys.stdout.write(secret)
     return EXIT_OK

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import IO
 
 from regauth.cli.output import EXIT_FAIL, EXIT_NOTHING, EXIT_OK, erase_status, table, warn
 
 __all__ = ["get", "list_", "logout_all", "status"]
+
+
+def _expiry_column(expiries: Sequence[datetime | None]) -> list[str]:
+    """An EXPIRY column (``expires in 3h12m``, ``expired``, ``-``; regauth.api.expiry's rules),
+    empty when no login carries an expiry: the table of passwords alone stays as it was."""
+    if all(when is None for when in expiries):
+        return []
+    from regauth.api.expiry import describe
+
+    now = datetime.now(timezone.utc)
+    return [describe(when, now) if when is not None else "-" for when in expiries]
 
 
 def list_(args: argparse.Namespace, stdin: IO[str]) -> int:
@@ -24,10 +37,14 @@ def list_(args: argparse.Namespace, stdin: IO[str]) -> int:
         print(json.dumps([login.as_dict() for login in logins], indent=2))
     elif logins:
         with_errors = any(login.error for login in logins)
-        headers = ["REGISTRY", "USERNAME", "AUTH", "STORE", "SOURCE"] + (["ERROR"] if with_errors else [])
+        expiry = _expiry_column([x.expires_at for x in logins])
+        headers = ["REGISTRY", "USERNAME", "AUTH", "STORE", "SOURCE"] + (["EXPIRY"] if expiry else [])
+        headers += ["ERROR"] if with_errors else []
         rows = [
-            [x.server, x.username, x.auth or "-", x.store, x.source] + ([x.error] if with_errors else [])
-            for x in logins
+            [x.server, x.username, x.auth or "-", x.store, x.source]
+            + ([expiry[i]] if expiry else [])
+            + ([x.error] if with_errors else [])
+            for i, x in enumerate(logins)
         ]
         print(table(headers, rows))
     else:
@@ -36,7 +53,8 @@ def list_(args: argparse.Namespace, stdin: IO[str]) -> int:
 
 
 def status(args: argparse.Namespace, stdin: IO[str]) -> int:
-    """``regauth status``: re-validate stored logins; 0 all valid, 1 some not, 2 nothing stored."""
+    """``regauth status``: re-validate stored logins; 0 all valid, 1 some not (``expired`` among
+    them), 2 nothing stored."""
     from regauth.api.inventory import status as check
 
     results = check(
@@ -49,11 +67,15 @@ def status(args: argparse.Namespace, stdin: IO[str]) -> int:
     if args.format == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif results:
+        expiry = _expiry_column([r.login.expires_at for r in results])
         rows = []
-        for r in results:
-            shown = r.result if not r.reason or r.result == "valid" else f"{r.result}: {r.reason}"
-            rows.append([r.login.server, r.login.username, r.login.store, r.login.auth or "-", shown])
-        print(table(["REGISTRY", "USERNAME", "STORE", "AUTH", "RESULT"], rows))
+        for i, r in enumerate(results):
+            plain = not r.reason or r.result in ("valid", "expired")  # expired: the EXPIRY column says when
+            shown = r.result if plain else f"{r.result}: {r.reason}"
+            row = [r.login.server, r.login.username, r.login.store, r.login.auth or "-", shown]
+            rows.append(row + ([expiry[i]] if expiry else []))
+        headers = ["REGISTRY", "USERNAME", "STORE", "AUTH", "RESULT"] + (["EXPIRY"] if expiry else [])
+        print(table(headers, rows))
     if not results:
         named = ", ".join(args.servers)
         warn(f"not logged in to {named}" if named else "no stored logins")

@@ -5,7 +5,7 @@ completion scripts (:mod:`regauth.cli.completion`) are both built from :data:`CO
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -18,6 +18,7 @@ __all__ = [
     "HELP",
     "PROG",
     "Command",
+    "CommandParser",
     "Option",
     "Parser",
     "Positional",
@@ -217,7 +218,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "export",
         "export stored logins (kubernetes: a dockerconfigjson Secret)",
-        "regauth export kubernetes NAME [--namespace NS] [SERVER...]",
+        "regauth export kubernetes NAME [--namespace NS] [--allow-expiring] [SERVER...]",
         "Print a Kubernetes Secret of type kubernetes.io/dockerconfigjson built "
         "from the stored logins of SERVER... (default: every login).",
         (
@@ -225,7 +226,15 @@ COMMANDS: tuple[Command, ...] = (
             Positional("name", "NAME"),
             Positional("servers", "SERVER", "*"),
         ),
-        (Option(("-n", "--namespace"), "namespace of the Secret", "NS"), _AUTHFILE),
+        (
+            Option(("-n", "--namespace"), "namespace of the Secret", "NS"),
+            Option(
+                ("--allow-expiring",),
+                "export short-lived credentials too; the Secret is annotated regauth.io/expires-at",
+                switch=True,
+            ),
+            _AUTHFILE,
+        ),
     ),
     Command(
         "completion",
@@ -275,6 +284,28 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}\nSee '{self.prog} --help'.")
 
 
+class CommandParser(Parser):
+    """A sub-command's parser: options may stand between positionals, as Docker's (cobra) allow.
+
+    Plain argparse gives ``export kubernetes NAME`` its (empty) ``SERVER...`` at once and then
+    refuses ``export kubernetes NAME --namespace NS SERVER`` with "unrecognized arguments";
+    argparse's public intermixed parsing reads the options first, then the positionals.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # the intermixed parse's own passes: plain argparse
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def _add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     if option.shows_help:
         parser.add_argument(*option.flags, action="help", help=option.help)
@@ -318,7 +349,7 @@ def build_parser() -> Parser:
     )
     for option in GLOBAL_OPTIONS:
         _add_option(parser, option)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for command in COMMANDS:
         child = sub.add_parser(
             command.name,
