@@ -7,7 +7,8 @@
     ├── ProtocolError       a server answered something regauth cannot use (bad challenge, bad token JSON)
     ├── TransportError      connection, TLS, timeout, redirect, insecure-transport refusals
     └── StoreError          a credential store failed
-        └── HelperError     a docker-credential-<name> helper failed (its stdout line verbatim)
+        ├── HelperError     a docker-credential-<name> helper failed (its stdout line verbatim)
+        └── ExpiredError    a source handed out credentials that had already expired
 
 "Not found" is never an exception: lookups return ``None``.
 No message of any of these ever contains a secret.
@@ -15,9 +16,14 @@ No message of any of these ever contains a secret.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
+if TYPE_CHECKING:
+    from datetime import datetime
+
 __all__ = [
     "AuthError",
     "ConfigError",
+    "ExpiredError",
     "HelperError",
     "ProtocolError",
     "RegauthError",
@@ -80,3 +86,14 @@ class HelperError(StoreError):
         super().__init__(message)
         self.helper = helper
         self.output = output
+
+
+class ExpiredError(StoreError):
+    """A source (a credential command, a cloud) handed out credentials already past their expiry.
+
+    ``expires_at`` is when they expired (aware UTC): ``regauth status`` reports them as expired.
+    """
+
+    def __init__(self, message: str, expires_at: datetime) -> None:
+        super().__init__(message)
+        self.expires_at = expires_at

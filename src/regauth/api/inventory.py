@@ -21,9 +21,17 @@ from regauth.api.login import verify
 from regauth.config.authfiles import ENV_DOCKER_AUTH_CONFIG
 from regauth.config.file import ConfigFile, entry_credentials, update
 from regauth.credentials import Credentials
-from regauth.errors import AuthError, ConfigError, RegauthError, StoreError, TransportError, UsageError
+from regauth.errors import (
+    AuthError,
+    ConfigError,
+    ExpiredError,
+    RegauthError,
+    StoreError,
+    TransportError,
+    UsageError,
+)
 from regauth.registry.address import normalise
-from regauth.stores.lookup import AUTHFILE, DOCKER, Listed, listed, lookup, sources
+from regauth.stores.lookup import AUTHFILE, DOCKER, ENV, Listed, listed, lookup, sources
 from regauth.stores.resolve import StoreChoice, choose_store, open_store
 
 __all__ = [
@@ -187,6 +195,8 @@ def _check(entry: Listed, tls_verify: bool | None, timeout: float) -> StatusResu
         return StatusResult(info, "error", info.error)
     try:
         creds = entry.credentials()
+    except ExpiredError as exc:  # a source minted it expired: no request either
+        return StatusResult(replace(info, expires_at=exc.expires_at), "expired", str(exc))
     except RegauthError as exc:
         return StatusResult(info, "error", str(exc))
     if creds is None or creds.is_empty:
@@ -326,6 +336,6 @@ def logout_all(
                 errors.append(str(exc))
         elif source.kind == AUTHFILE:
             _logout_file(source.location, removed, errors)
-        elif os.environ.get(ENV_DOCKER_AUTH_CONFIG, "").strip():
+        elif source.kind == ENV and os.environ.get(ENV_DOCKER_AUTH_CONFIG, "").strip():
             notes.append(f"{ENV_DOCKER_AUTH_CONFIG} is set: its logins live in the environment; unset it")
     return LogoutAllOutcome(tuple(dict.fromkeys(removed)), tuple(errors), tuple(notes))
