@@ -8,8 +8,10 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,7 @@ from regauth.api.export import ExpiringCredentialsError, expiry_of, kubernetes_s
 from regauth.api.inventory import LoginInfo
 from regauth.credentials import Credentials
 from regauth.stores.lookup import Listed
+from tests.cliutil import regauth
 from tests.conftest import IsolatedEnv
 from tests.support.registry import RegistryStack
 from tests.support.require import require
@@ -148,3 +151,102 @@ def test_export_annotation_is_the_earliest_expiry_and_expired_is_refused() -> No
         kubernetes_secret("x", gone, allow_expiring=True)
     assert expiry_of({"c.example": logins["c.example"]}) is None
     assert "annotations" not in kubernetes_secret("x", {"c.example": logins["c.example"]})
+
+
+# --------------------------------------------------------------------------- end to end, a command source
+
+MINT = """\
+import json, os
+from datetime import datetime, timedelta, timezone
+
+key = os.environ["REGAUTH_REGISTRY"]
+life = timedelta(hours=-1) if key.startswith("localhost:") else timedelta(hours=3, minutes=12, seconds=40)
+when = (datetime.now(timezone.utc) + life).strftime("%Y-%m-%dT%H:%M:%SZ")
+print(json.dumps({"username": "testuser", "password": "testpassword", "expiresAt": when}))
+"""
+
+
+def columns(table: str) -> list[dict[str, str]]:
+    """The rows of a table the CLI printed, cut where its header's columns start."""
+    header, *lines = table.splitlines()
+    names = header.split()
+    starts = [header.index(name) for name in names] + [None]
+    return [
+        {
+            name: line[start:end].strip()
+            for name, start, end in zip(names, starts[:-1], starts[1:], strict=True)
+        }
+        for line in lines
+    ]
+
+
+def test_command_source_through_the_cli(
+    isolated_env: IsolatedEnv, registry_basic_http: RegistryStack, tmp_path: Path
+) -> None:
+    """A ``credential-commands`` script mints for one real registry under two names: as
+    ``localhost:PORT`` a credential that expired an hour ago, as ``127.0.0.1:PORT`` one that lives
+    3h12m more.  ``list``, ``status`` and ``export kubernetes`` show each for what it is."""
+    stack = registry_basic_http
+    assert stack.registry is not None
+    port = stack.host.rpartition(":")[2]
+    alive, dead = stack.host, f"localhost:{port}"
+    script = tmp_path / "mint.py"
+    script.write_text(MINT)
+    settings = tmp_path / "settings.json"
+    rules = [
+        {"registry": host, "command": [sys.executable, str(script)], "format": "json"}
+        for host in (alive, dead)
+    ]
+    settings.write_text(json.dumps({"credential-commands": rules}))
+    env = {"REGAUTH_SETTINGS": str(settings)}
+
+    before = len(stack.registry.access_log())
+    st = regauth("status", dead, "--format", "json", env=env)
+    assert st.code == 1, st.err
+    (row,) = json.loads(st.out)
+    assert (row["server"], row["store"], row["result"]) == (dead, "minted", "expired")
+    assert row["reason"].endswith(f"printed a credential that expired at {row['expires_at']}")
+    assert len(stack.registry.access_log()) == before  # the registry was not asked
+
+    st = regauth("status", env=env)
+    assert st.code == 1, st.err  # one valid, one expired
+    assert columns(st.out) == [
+        {"REGISTRY": alive, "USERNAME": "testuser", "STORE": "minted", "AUTH": "password",
+         "RESULT": "valid", "EXPIRY": "expires in 3h12m"},
+        {"REGISTRY": dead, "USERNAME": "", "STORE": "minted", "AUTH": "password",
+         "RESULT": "expired", "EXPIRY": "expired"},
+    ]  # fmt: skip
+
+    listed = regauth("list", "--format", "json", env=env)
+    assert listed.code == 0, listed.err
+    expiry = {r["server"]: r["expires_at"] for r in json.loads(listed.out)}
+    assert set(expiry) == {alive, dead} and expiry[dead] is None  # nothing cached for the dead one
+    minted_at = datetime.strptime(expiry[alive], "%Y-%m-%dT%H:%M:%S%z")
+    assert (
+        timedelta(hours=3, minutes=12)
+        < minted_at - datetime.now(timezone.utc)
+        < timedelta(hours=3, minutes=13)
+    )
+    shown = regauth("list", env=env).out
+    source = f"credential-commands in {settings}"
+    assert columns(shown) == [
+        {"REGISTRY": alive, "USERNAME": "testuser", "AUTH": "password", "STORE": "minted",
+         "SOURCE": source, "EXPIRY": "expires in 3h12m"},
+        {"REGISTRY": dead, "USERNAME": "", "AUTH": "password", "STORE": "minted",
+         "SOURCE": source, "EXPIRY": "-"},
+    ]  # fmt: skip
+
+    refused = regauth("export", "kubernetes", "regcred", alive, env=env)
+    assert (refused.code, refused.out) == (1, "")
+    assert refused.err == (
+        f"cannot export {alive} expires at {expiry[alive]}: the Secret would stop working then; "
+        "pass --allow-expiring to export anyway, with the expiry in an annotation\n"
+    )
+    exported = regauth("export", "kubernetes", "regcred", "--allow-expiring", alive, env=env)
+    assert exported.code == 0, exported.err
+    assert exported.out == kubectl_annotated("regcred", alive, "testuser", "testpassword", expiry[alive])
+    gone = regauth("export", "kubernetes", "regcred", "--allow-expiring", dead, env=env)
+    assert (gone.code, gone.out) == (1, "")
+    assert "printed a credential that expired at" in gone.err and len(gone.err.splitlines()) == 1
+    for out in (st.out, st.err, listed.out, refused.err, gone.err, shown):
+        assert "testpassword" not in out

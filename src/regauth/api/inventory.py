@@ -201,10 +201,10 @@ def _check(entry: Listed, tls_verify: bool | None, timeout: float) -> StatusResu
         return StatusResult(info, "error", str(exc))
     if creds is None or creds.is_empty:
         return StatusResult(info, "error", "the store no longer holds these credentials")
-    if creds.expires_at is not None:
-        info = replace(info, expires_at=creds.expires_at)
-        if creds.expired():  # the registry would only refuse it: no request
-            return StatusResult(info, "expired", f"expired at {rfc3339(creds.expires_at)}")
+    if creds.expires_at is not None or (creds.username and not info.username):  # minted: known now
+        info = replace(info, username=info.username or creds.username, expires_at=creds.expires_at)
+    if creds.expires_at is not None and creds.expired():  # the registry would only refuse it
+        return StatusResult(info, "expired", f"expired at {rfc3339(creds.expires_at)}")
     server = info.server
     scopes: tuple[str, ...] = ()
     if "://" not in server and "/" in server:  # podman per-repository key: check that repository
