@@ -39,7 +39,7 @@ from regauth.kubelet.protocol import CACHE_IMAGE, CACHE_REGISTRY, Request, Respo
 from regauth.registry.address import HUB_KEY, normalise
 from regauth.stores.lookup import AUTHFILE, DOCKER, ENV, Found, lookup, sources
 
-__all__ = ["EXPIRY_MARGIN", "HUB_MATCH_KEY", "answer", "match_key", "respond"]
+__all__ = ["EXPIRY_MARGIN", "HUB_MATCH_KEY", "answer", "match_key", "qualified", "respond"]
 
 PathLike = str | os.PathLike[str]
 
@@ -48,6 +48,15 @@ EXPIRY_MARGIN = timedelta(minutes=5)
 
 #: The kubelet's own key for Docker Hub (its default registry host).
 HUB_MATCH_KEY = "index.docker.io"
+
+
+def qualified(image: str) -> str:
+    """``image`` with its registry always written: a name of one component (``nginx``,
+    ``nginx:1.27``, ``reg.example``) is a Docker Hub repository, as in Docker's reference grammar,
+    never a registry address."""
+    if "/" in image.partition("@")[0]:
+        return image
+    return f"docker.io/library/{image}"
 
 
 def match_key(registry_key: str, found_key: str) -> tuple[str, bool]:
@@ -113,7 +122,7 @@ def answer(
     moment = now or datetime.now(timezone.utc)
     if not creds.has_password or creds.expired(moment):
         return empty
-    key, per_repository = match_key(split_reference(request.image)[0], found.key)
+    key, per_repository = match_key(split_reference(qualified(request.image))[0], found.key)
     seconds: int | None = None
     if creds.expires_at is not None:
         left = creds.expires_at - moment - EXPIRY_MARGIN
@@ -135,10 +144,10 @@ def respond(
 ) -> Response:
     """Look the image's credentials up and answer.  Raises UsageError for an image regauth cannot
     read, ConfigError/StoreError when a source the chain cannot skip fails (one line, no secret)."""
-    found = lookup(request.image, config=config, authfile=authfile)
+    found = lookup(qualified(request.image), config=config, authfile=authfile)
     if found is None:
         return answer(request, found, now=now)
-    registry_key = split_reference(request.image)[0]
+    registry_key = split_reference(qualified(request.image))[0]
     if match_key(registry_key, found.key)[1]:
         return answer(request, found, now=now)
     mixed = _has_repository_logins(registry_key, found.source, config=config, authfile=authfile)
