@@ -70,8 +70,9 @@ def test_login_info_json_keys() -> None:
 
 
 def feed_inventory(monkeypatch: pytest.MonkeyPatch, stack: RegistryStack, *lives: timedelta) -> None:
-    """Until a minted source is wired in: the inventory is fed listed logins for one real registry
-    (right password) that expire after ``lives`` (negative: expired already)."""
+    """The inventory fed listed logins that carry their expiry (as a cache's would) for one real
+    registry, with the right password, expiring after ``lives`` (negative: expired already).  No
+    real source lists an expired credential today (the minted cache drops it): this keeps the rule."""
     now = datetime.now(timezone.utc)
 
     def listed(**_: object) -> Iterator[Listed]:

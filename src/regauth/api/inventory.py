@@ -174,9 +174,6 @@ def collect_credentials(
         if key in result:
             continue
         creds = entry.credentials()
-        if creds is not None and creds.expired():  # a listed copy (a cache): a lookup may mint anew
-            found = lookup(entry.key, config=config, authfile=authfile)
-            creds = found.credentials if found is not None else creds
         if creds is not None and not creds.is_empty:
             result[key] = creds
     return result
