@@ -93,7 +93,7 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
 def _held_elsewhere(outcome: LogoutOutcome, path: str) -> LogoutOutcome:
     """``outcome`` with where the lookup chain still finds its login, when not in config.json."""
     try:
-        found = next(find(outcome.server, config=path), None)
+        found = next(find(outcome.server, config=path, mint=False), None)  # no command runs on logout
     except (ConfigError, StoreError):  # an unreadable source: "Not logged in" is all logout knows
         return outcome
     if found is None or found.source == path:

@@ -8,13 +8,19 @@ Sources, the first one holding credentials for a registry wins::
     1. DOCKER_AUTH_CONFIG        environment variable, Docker 28.3's format (docs/config-file.md)
     2. --authfile FILE           else $REGISTRY_AUTH_FILE (an explicit choice beats the defaults)
     3. Docker's config.json      per key: credHelpers[key] -> credsStore -> auths, as Docker reads it
-    4. $XDG_RUNTIME_DIR/containers/auth.json   (podman's default, on tmpfs)
-    5. $XDG_CONFIG_HOME/containers/auth.json   (podman's read fallback; ~/.config when unset)
+    4. minted credentials        regauth's credential-commands, else Amazon ECR (regauth.sources.dynamic)
+    5. $XDG_RUNTIME_DIR/containers/auth.json   (podman's default, on tmpfs)
+    6. $XDG_CONFIG_HOME/containers/auth.json   (podman's read fallback; ~/.config when unset)
 
 Within one source, per-repository keys (``host/ns/repo``, podman's format) are tried from the most
 specific to the registry itself; a more specific key in a later source does not beat a matching key
 in an earlier one.  ``credHelpers`` inside podman's files are not consulted.  An auth file that is
 config.json itself is read once, as config.json (source 3).
+
+Minted credentials (source 4) answer for a registry, never for a repository key, and a lookup that
+reaches them runs the configured command or asks ECR (cached until shortly before expiry); a
+listing never does: it shows cached minted credentials and the exact registries of
+``credential-commands``, whose credentials are minted only when asked for (``status``, ``export``).
 
 When a source cannot be read, a lookup fails for the sources the user named or cannot do without
 (the explicit auth file, config.json and its helpers) and skips the others with a warning, as
@@ -38,9 +44,11 @@ from regauth.config.authfiles import (
     split_reference,
 )
 from regauth.config.file import ConfigFile, config_path, entry_credentials, load
+from regauth.config.settings import load_settings, settings_path
 from regauth.credentials import Credentials
 from regauth.errors import ConfigError, StoreError
 from regauth.registry.address import normalise
+from regauth.sources import dynamic
 from regauth.stores.base import Store
 from regauth.stores.file import find_entry_key
 from regauth.stores.resolve import StoreChoice, choose_store, open_store
@@ -50,6 +58,7 @@ __all__ = [
     "AUTHFILE",
     "DOCKER",
     "ENV",
+    "MINTED",
     "Found",
     "Listed",
     "Source",
@@ -65,7 +74,7 @@ PathLike = str | os.PathLike[str]
 ENV = "env"
 AUTHFILE = "authfile"
 DOCKER = "docker"
-
+MINTED = "minted"
 
 
 def _warn(message: str) -> None:
@@ -79,8 +88,9 @@ def _warn(message: str) -> None:
 class Source:
     """One source of logins.
 
-    ``kind``: ``env`` (DOCKER_AUTH_CONFIG), ``authfile`` or ``docker`` (config.json and its stores).
-    ``location``: ``DOCKER_AUTH_CONFIG`` or the file's path.
+    ``kind``: ``env`` (DOCKER_AUTH_CONFIG), ``authfile``, ``docker`` (config.json and its stores) or
+    ``minted`` (credential commands and ECR).
+    ``location``: ``DOCKER_AUTH_CONFIG``, the file's path, or ``minted``.
     ``strict``: a lookup fails when this source cannot be read (else it is skipped with a warning).
     """
 
@@ -102,8 +112,9 @@ class Found:
 class Listed:
     """One stored login as its source lists it, never with its secret in ``repr``.
 
-    ``store``: ``env``, ``authfile``, ``file`` or a helper's name.  ``source``: ``DOCKER_AUTH_CONFIG``,
-    the file, or ``credsStore in FILE`` / ``credHelpers in FILE``.  ``error``: why the source (key
+    ``store``: ``env``, ``authfile``, ``file``, a helper's name or ``minted``.  ``source``:
+    ``DOCKER_AUTH_CONFIG``, the file, ``credsStore in FILE`` / ``credHelpers in FILE``, or
+    ``credential-commands in FILE`` / ``Amazon ECR``.  ``error``: why the source (key
     ``*``) or this key could not be read.  A ``credsStore`` listing names keys and usernames only:
     :meth:`credentials` asks the helper then.
     """
@@ -149,6 +160,7 @@ def sources(*, config: PathLike | None = None, authfile: PathLike | None = None)
     if explicit is not None:
         add_file(explicit.path, True)
     result.append(Source(DOCKER, docker, True))
+    result.append(Source(MINTED, MINTED, True))
     for podman in podman_auth_files():
         add_file(podman.path, False)
     return result
@@ -190,6 +202,12 @@ def docker_config_credentials(
 
 
 def _find_in(source: Source, key: str, path: str) -> Found | None:
+    if source.kind == MINTED:
+        settings = load_settings()
+        creds = dynamic.minted(key, settings=settings)
+        if creds is None:
+            return None
+        return Found(creds, key, dynamic.source_of(key, settings=settings) or MINTED)
     if source.kind == DOCKER:
         cfg = load(source.location)
         if path:  # per-repository keys in config.json's auths (plaintext entries only)
@@ -206,14 +224,23 @@ def _find_in(source: Source, key: str, path: str) -> Found | None:
 
 
 def find(
-    key: str, path: str = "", *, config: PathLike | None = None, authfile: PathLike | None = None
+    key: str,
+    path: str = "",
+    *,
+    config: PathLike | None = None,
+    authfile: PathLike | None = None,
+    mint: bool = True,
 ) -> Iterator[Found]:
     """Each source's credentials for registry ``key`` (and repository ``path``), in precedence order.
 
     The first item is the answer; the iterator reads a source only when asked for the next item.
-    Raises ConfigError (broken config.json or explicit auth file) and HelperError.
+    ``mint=False`` leaves out minted credentials (no command runs, no cloud is asked).
+    Raises ConfigError (broken config.json, explicit auth file or regauth's settings) and
+    StoreError (a helper, a credential command or ECR failed).
     """
     for source in sources(config=config, authfile=authfile):
+        if source.kind == MINTED and not mint:
+            continue
         try:
             hit = _find_in(source, key, path)
         except ConfigError as exc:
@@ -283,9 +310,41 @@ def _docker_listed(path: str) -> list[Listed]:
     return result
 
 
+class _Minting:
+    """Minted credentials seen as a read-only store: ``get`` mints (or reads the cache)."""
+
+    def get(self, server: str) -> Credentials | None:
+        return dynamic.minted(server)
+
+    def store(self, creds: Credentials) -> None:
+        raise StoreError(f"{creds.server}: minted credentials are not stored")
+
+    def erase(self, server: str) -> bool:
+        return False
+
+    def list(self) -> dict[str, str]:
+        return {entry.key: entry.username for entry in dynamic.available()}
+
+
+def _minted_listed() -> list[Listed]:
+    """Minted credentials without minting any: cached ones, and exact credential-commands
+    registries whose credentials are minted when asked for (module docstring)."""
+    try:
+        entries = dynamic.available()
+    except ConfigError as exc:
+        return [Listed("*", "", MINTED, settings_path(), str(exc))]
+    minting = _Minting()
+    return [
+        Listed(e.key, e.username, MINTED, e.source, known=e.cached, helper=None if e.cached else minting)
+        for e in entries
+    ]
+
+
 def _listed_in(source: Source) -> list[Listed]:
     if source.kind == DOCKER:
         return _docker_listed(source.location)
+    if source.kind == MINTED:
+        return _minted_listed()
     try:
         entries = _entries(source)
     except ConfigError as exc:
