@@ -381,7 +381,6 @@ def test_skopeo_reads_the_helper_through_cred_helpers(aws: Aws, isolated_env: Is
     skopeo = shutil.which("skopeo")
     require(skopeo is not None, "skopeo is not installed")
     assert skopeo is not None
-    _seed(HOST, "cached", timedelta(hours=2))
     (isolated_env.docker_config / "config.json").write_text(
         json.dumps({"credHelpers": {HOST: "regauth-ecr"}})
     )
@@ -395,3 +394,85 @@ def test_skopeo_reads_the_helper_through_cred_helpers(aws: Aws, isolated_env: Is
         check=False,
     )
     assert (done.returncode, done.stdout.strip()) == (0, "AWS"), done.stderr
+    assert aws.moto.calls("GetAuthorizationToken") == 1
+
+
+def test_regauth_get_finds_ecr_through_the_lookup_chain(aws: Aws) -> None:
+    """No login: `regauth get` mints through the ECR source after Docker's config.json, and its
+    --debug log shows neither the token nor the AWS secret key."""
+    regauth = shutil.which("regauth", path=os.path.dirname(sys.executable))
+    require(regauth is not None, "regauth is not installed (pip install -e '.[test]')")
+    assert regauth is not None
+    done = subprocess.run(
+        [regauth, "--debug", "get", f"{EU_HOST}/team/app:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=aws.env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"ServerURL": EU_HOST, "Username": "AWS", "Secret": MOTO_PASSWORD}
+    for secret in (MOTO_PASSWORD, "QVdT", aws.env["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in done.stderr
+    assert aws.moto.regions() == ["eu-west-1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache on its own (shared with command sources)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cache_dir(isolated_env: IsolatedEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "regauth-cache"
+    monkeypatch.setenv("REGAUTH_CACHE_DIR", str(path))
+    return path
+
+
+def test_cache_round_trip_and_margin(cache_dir: Path) -> None:
+    later = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    creds = Credentials("user", "s3cret", server="reg.example", expires_at=later)
+    assert cache.save("cmd", "reg.example", creds)
+    assert cache.load("cmd", "reg.example", now=later - timedelta(hours=1)) == creds
+    assert cache.load("cmd", "reg.example", now=later - timedelta(minutes=5)) is None  # within the margin
+    assert cache.load("cmd", "reg.example", timedelta(0), now=later - timedelta(minutes=5)) == creds
+    assert cache.load("ecr", "reg.example") is None  # another source's entry is not this one's
+    assert cache.load("cmd", "other.example") is None
+    assert cache.entries("cmd", now=later - timedelta(hours=1)) == {"reg.example": creds}
+    assert cache.entries("cmd", now=later) == {}
+
+
+def test_cache_keeps_nothing_without_expiry(cache_dir: Path) -> None:
+    assert not cache.save("cmd", "reg.example", Credentials("user", "s3cret"))
+    assert not cache_dir.exists()
+
+
+def test_cache_ignores_broken_and_misplaced_files(cache_dir: Path) -> None:
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert cache.save("cmd", "a.example", Credentials("user", "a", expires_at=later))
+    assert cache.save("cmd", "b.example", Credentials("user", "b", expires_at=later))
+    a_path, b_path = (
+        next(p for p in (cache_dir / "credentials").iterdir() if json.loads(p.read_text())["server"] == key)
+        for key in ("a.example", "b.example")
+    )
+    a_path.write_text("{not json")
+    assert cache.load("cmd", "a.example") is None
+    b_path.replace(a_path)  # b's entry under a's name: neither key may use it
+    assert cache.load("cmd", "a.example") is None
+    assert cache.load("cmd", "b.example") is None
+    assert cache.entries("cmd") == {}
+
+
+def test_cache_unwritable_is_no_error(cache_dir: Path) -> None:
+    cache_dir.write_text("a file where the cache directory should be")
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert not cache.save("cmd", "reg.example", Credentials("user", "s3cret", expires_at=later))
+    assert cache.load("cmd", "reg.example") is None
+    assert cache.entries("cmd") == {}
+
+
+def test_unwritable_cache_still_serves_tokens(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    aws.cache_dir.write_text("a file where the cache directory should be")
+    creds = ecr.get(HOST, now=BEFORE)
+    assert creds is not None and creds.password == MOTO_PASSWORD
