@@ -23,8 +23,9 @@ def get_credentials(
 
     Sources, first hit wins (:mod:`regauth.stores.lookup`): ``DOCKER_AUTH_CONFIG``, ``authfile``
     (else ``$REGISTRY_AUTH_FILE``), config.json (``credHelpers`` -> ``credsStore`` -> ``auths``),
-    podman's ``auth.json`` files.
-    Raises ConfigError for a broken config.json or auth file and HelperError when the helper fails.
+    minted credentials (regauth's ``credential-commands``, Amazon ECR), podman's ``auth.json`` files.
+    Raises ConfigError for a broken config.json, auth file or settings file, and StoreError when a
+    helper, a credential command or ECR fails.
     """
     found = next(find(normalise(server), config=config, authfile=authfile), None)
     return None if found is None else found.credentials
