@@ -33,6 +33,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from regauth.errors import UsageError
+from regauth.registry.hubtokens import HUB_TOKEN_KEYS
 
 __all__ = [
     "HUB_ENDPOINT_HOST",
@@ -257,7 +258,8 @@ def matches_key(stored_key: str, key: str) -> bool:
         return True
     if hostname(stored_key).lower() == key.lower():
         return True
-    return key == HUB_KEY and is_hub(stored_key)
+    # the web login's token keys name Hub but hold no Hub login (docs/hub-web-login.md)
+    return key == HUB_KEY and stored_key not in HUB_TOKEN_KEYS and is_hub(stored_key)
 
 
 def matching_keys(stored_keys: Iterable[str], key: str) -> list[str]:
