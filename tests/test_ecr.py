@@ -418,6 +418,37 @@ def test_regauth_get_finds_ecr_through_the_lookup_chain(aws: Aws) -> None:
     assert aws.moto.regions() == ["eu-west-1"]
 
 
+def _regauth(aws: Aws, *args: str) -> subprocess.CompletedProcess[str]:
+    regauth = shutil.which("regauth", path=os.path.dirname(sys.executable))
+    require(regauth is not None, "regauth is not installed (pip install -e '.[test]')")
+    assert regauth is not None
+    return subprocess.run(
+        [regauth, *args], capture_output=True, text=True, timeout=60, env=aws.env, check=False
+    )
+
+
+def test_status_names_an_ecr_host_with_nothing_cached(aws: Aws) -> None:
+    """`regauth status HOST` mints for an ECR host that nothing lists yet and judges the token by
+    its expiry: moto's tokens carry an expiry in the past, so the answer is `expired`, with no
+    request to a registry."""
+    done = _regauth(aws, "status", "--format", "json", HOST)
+    assert done.returncode == 1, done.stderr
+    (row,) = json.loads(done.stdout)
+    assert (row["server"], row["username"], row["store"], row["result"]) == (HOST, "AWS", "minted", "expired")
+    assert row["expires_at"].endswith("Z")
+    assert aws.moto.calls("GetAuthorizationToken") == 1
+    assert MOTO_PASSWORD not in done.stdout + done.stderr
+
+
+def test_status_of_a_cached_token_still_valid(aws: Aws) -> None:
+    """A token the cache holds (minted earlier, two hours left) is re-validated, not minted again."""
+    _seed(HOST, "cached-token-password", timedelta(hours=2))
+    done = _regauth(aws, "status", "--format", "json", HOST)
+    (row,) = json.loads(done.stdout)
+    assert row["server"] == HOST and row["store"] == "minted" and row["result"] != "expired"
+    assert aws.moto.calls("GetAuthorizationToken") == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # The cache on its own (shared with command sources)
 # ---------------------------------------------------------------------------------------------

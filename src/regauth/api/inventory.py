@@ -5,6 +5,10 @@ hides the others.  The sources and their order are :mod:`regauth.stores.lookup`'
 ``get_credentials``; config.json is read like Docker's ``GetAllCredentials``
 (docs/credential-stores.md): ``credHelpers`` keys with ``get``, ``credsStore`` with ``list``, then
 ``auths`` entries holding plaintext credentials.
+
+Docker Hub's web login (docs/hub-web-login.md) stores two tokens beside the Hub key: they are no
+registries, so no row, export or ``status`` request ever carries them; the Hub row says
+``personal access token (web login)`` and the access token's expiry instead.
 """
 
 from __future__ import annotations
@@ -17,9 +21,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from regauth.api.expiry import rfc3339
+from regauth.api.hubtokens import (
+    ErasedTokens,
+    access_expiry,
+    erase_web_tokens,
+    has_web_tokens,
+    revoke_erased,
+)
 from regauth.api.login import verify
+from regauth.api.logout import MARKER
 from regauth.config.authfiles import ENV_DOCKER_AUTH_CONFIG
-from regauth.config.file import ConfigFile, entry_credentials, update
+from regauth.config.file import ConfigFile, config_path, entry_credentials, load, update
 from regauth.credentials import Credentials
 from regauth.errors import (
     AuthError,
@@ -30,13 +42,15 @@ from regauth.errors import (
     TransportError,
     UsageError,
 )
-from regauth.registry.address import normalise
-from regauth.stores.lookup import AUTHFILE, DOCKER, ENV, Listed, listed, lookup, sources
+from regauth.registry.address import HUB_KEY, normalise
+from regauth.registry.hubtokens import ACCESS_TOKEN_KEY, AUTH_WEB_LOGIN, HUB_TOKEN_KEYS, jwt_expiry
+from regauth.stores.lookup import AUTHFILE, DOCKER, ENV, Listed, listed, lookup, mintable, sources
 from regauth.stores.resolve import StoreChoice, choose_store, open_store
 
 __all__ = [
     "AUTH_IDENTITY_TOKEN",
     "AUTH_PASSWORD",
+    "AUTH_WEB_LOGIN",
     "LoginInfo",
     "LogoutAllOutcome",
     "StatusResult",
@@ -59,10 +73,12 @@ class LoginInfo:
 
     ``store``: ``file``, a helper name, ``env`` (DOCKER_AUTH_CONFIG) or ``authfile``.
     ``source``: the file it came from, ``DOCKER_AUTH_CONFIG``, or ``credsStore``/``credHelpers`` + file.
-    ``auth``: ``password``, ``identity token``, ``registry token`` or ``""`` (unknown: ``error`` set).
+    ``auth``: ``password``, ``identity token``, ``registry token``, ``personal access token (web
+    login)`` (Docker Hub's web login) or ``""`` (unknown: ``error`` set).
     ``error``: why this source could not be read (the row then stands for the whole source).
     ``expires_at``: when a short-lived credential stops working (aware UTC), None when nothing says
-    it does or the store lists no expiry.
+    it does or the store lists no expiry; for a Hub web login, when its access token expires (the
+    personal access token itself lives on).
     """
 
     server: str
@@ -114,6 +130,7 @@ class LogoutAllOutcome:
     removed: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -132,18 +149,56 @@ def _auth_kind(entry: Listed) -> str:
     return AUTH_REGISTRY_TOKEN if creds.registry_token else ""
 
 
-def _info(entry: Listed) -> LoginInfo:
+WebLogins = dict[tuple[str, str], "datetime | None"]
+
+
+def _info(entry: Listed, web: WebLogins | None = None) -> LoginInfo:
     expires_at = entry.known.expires_at if entry.known is not None else None
-    return LoginInfo(
-        entry.key, entry.username, entry.store, entry.source, _auth_kind(entry), entry.error, expires_at
-    )
+    kind = _auth_kind(entry)
+    if web and entry.key == HUB_KEY and not entry.error and (entry.store, entry.source) in web:
+        kind, expires_at = AUTH_WEB_LOGIN, web[(entry.store, entry.source)]
+    return LoginInfo(entry.key, entry.username, entry.store, entry.source, kind, entry.error, expires_at)
+
+
+def _token_expiry(entry: Listed) -> datetime | None:
+    if entry.key != ACCESS_TOKEN_KEY:
+        return None
+    try:
+        creds = entry.credentials()
+    except RegauthError:  # the Hub row shows the login; its expiry is then unknown
+        return None
+    return jwt_expiry(creds.password) if creds is not None else None
+
+
+def _without_tokens(entries: Sequence[Listed], config: PathLike | None) -> tuple[list[Listed], WebLogins]:
+    """``entries`` less the Hub token keys, and the ``(store, source)`` of each Hub web login with
+    its access token's expiry.  A helper named in ``credHelpers`` lists only its own keys: its
+    tokens are found through config.json's ``auths`` markers."""
+    web: WebLogins = {}
+    kept: list[Listed] = []
+    for entry in entries:
+        if entry.key not in HUB_TOKEN_KEYS:
+            kept.append(entry)
+        elif not entry.error:
+            group = (entry.store, entry.source)
+            web[group] = web.get(group) or _token_expiry(entry)
+    path = config_path(config)
+    for entry in kept:
+        group = (entry.store, entry.source)
+        if entry.key == HUB_KEY and group not in web and entry.source == f"credHelpers in {path}":
+            with contextlib.suppress(ConfigError):
+                cfg = load(path)
+                if has_web_tokens(cfg):
+                    web[group] = access_expiry(cfg, path)
+    return kept, web
 
 
 def list_logins(
     *, config: PathLike | None = None, authfile: PathLike | None = None
 ) -> list[LoginInfo]:
     """Every stored login in every source, in precedence order; failures are rows with ``error``."""
-    return [_info(entry) for entry in listed(config=config, authfile=authfile)]
+    entries, web = _without_tokens(list(listed(config=config, authfile=authfile)), config)
+    return [_info(entry, web) for entry in entries]
 
 
 def collect_credentials(
@@ -168,6 +223,8 @@ def collect_credentials(
         if entry.error:
             raise RegauthError(f"{entry.source}: {entry.error}")
         key = entry.key
+        if key in HUB_TOKEN_KEYS:  # Hub's web-login tokens are no registry's credentials
+            continue
         if "://" in key or "/" not in key:  # a registry key (not podman's host/ns/repo): canonical
             with contextlib.suppress(UsageError):
                 key = normalise(key)
@@ -186,8 +243,8 @@ def _matches(server: str, wanted: set[str]) -> bool:
         return server in wanted
 
 
-def _check(entry: Listed, tls_verify: bool | None, timeout: float) -> StatusResult:
-    info = _info(entry)
+def _check(entry: Listed, web: WebLogins, tls_verify: bool | None, timeout: float) -> StatusResult:
+    info = _info(entry, web)
     if info.error:
         return StatusResult(info, "error", info.error)
     try:
@@ -235,29 +292,38 @@ def status(
     Never returns or logs a secret.  A login whose store fails comes back with result ``error``.
     Raises UsageError for a garbage server address.
     """
-    entries = list(listed(config=config, authfile=authfile))
+    entries, web = _without_tokens(list(listed(config=config, authfile=authfile)), config)
     if servers:
         wanted = {normalise(s) for s in servers}
         # a source that failed as a whole ("*") may hide a named server: keep its entry
         entries = [e for e in entries if e.key == "*" or _matches(e.key, wanted)]
+        # a named registry that only a minted source serves (nothing cached yet): mint it now
+        covered = {normalise(e.key) for e in entries if e.key != "*"}
+        for key in sorted(wanted - covered):
+            entry = mintable(key)
+            if entry is not None:
+                entries.append(entry)
     if not entries:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(entries)))) as pool:
-        return list(pool.map(lambda e: _check(e, tls_verify, timeout), entries))
+        return list(pool.map(lambda e: _check(e, web, tls_verify, timeout), entries))
 
 
 # --------------------------------------------------------------------------- logout --all
 
 
-def _logout_config(path: str, removed: list[str], errors: list[str]) -> None:
+def _logout_config(path: str, removed: list[str], errors: list[str], warnings: list[str]) -> None:
     done: list[str] = []
     failed: list[str] = []
+    web: list[ErasedTokens] = []  # Hub's web-login tokens: erased first, never listed as removed
 
     def change(cfg: ConfigFile) -> bool:  # may run again after a concurrent write: starts afresh
         done.clear()
         failed.clear()
-        changed = False
-        keys = list(cfg.auths())
+        web[:] = [erase_web_tokens(cfg, path)]
+        failed.extend(web[0].errors)
+        changed = web[0].edited
+        keys = [k for k in cfg.auths() if k not in HUB_TOKEN_KEYS]
         keys.extend(k for k in cfg.cred_helpers() if k not in keys)
         default = cfg.creds_store()
         if default:
@@ -266,12 +332,14 @@ def _logout_config(path: str, removed: list[str], errors: list[str]) -> None:
             except StoreError as exc:
                 failed.append(f"{default}: {exc}")
                 names = {}
-            keys.extend(k for k in sorted(names) if k not in keys)
+            keys.extend(k for k in sorted(names) if k not in keys and k not in HUB_TOKEN_KEYS)
         for key in keys:
             choice = choose_store(cfg, key)
+            erased = False
             if choice.helper is not None:
                 try:
-                    if open_store(choice, path).erase(key):
+                    erased = open_store(choice, path).erase(key)
+                    if erased:
                         done.append(f"{choice.helper}: {key}")
                 except StoreError as exc:
                     failed.append(f"{key}: {exc}")
@@ -280,6 +348,8 @@ def _logout_config(path: str, removed: list[str], errors: list[str]) -> None:
             if key in entries:
                 if not entry_credentials(key, entries[key]).is_empty:
                     done.append(f"file: {key}")
+                elif not erased:  # a marker whose helper no longer held the secret
+                    done.append(f"{MARKER}: {key}")
                 cfg.remove_auth(key)
                 changed = True
         return changed
@@ -289,6 +359,7 @@ def _logout_config(path: str, removed: list[str], errors: list[str]) -> None:
     finally:  # what a helper erased stays erased even when config.json cannot be written
         removed.extend(done)
         errors.extend(failed)
+    warnings.extend(revoke_erased(web[0]) if web else ())
 
 
 def _logout_file(path: str, removed: list[str], errors: list[str]) -> None:
@@ -324,15 +395,16 @@ def logout_all(
     removed: list[str] = []
     errors: list[str] = []
     notes: list[str] = []
+    warnings: list[str] = []
     every = sources(config=config, authfile=authfile)
     for source in sorted(every, key=lambda s: s.kind != DOCKER):  # config.json first
         if source.kind == DOCKER:
             try:
-                _logout_config(source.location, removed, errors)
+                _logout_config(source.location, removed, errors, warnings)
             except ConfigError as exc:
                 errors.append(str(exc))
         elif source.kind == AUTHFILE:
             _logout_file(source.location, removed, errors)
         elif source.kind == ENV and os.environ.get(ENV_DOCKER_AUTH_CONFIG, "").strip():
             notes.append(f"{ENV_DOCKER_AUTH_CONFIG} is set: its logins live in the environment; unset it")
-    return LogoutAllOutcome(tuple(dict.fromkeys(removed)), tuple(errors), tuple(notes))
+    return LogoutAllOutcome(tuple(dict.fromkeys(removed)), tuple(errors), tuple(notes), tuple(warnings))

@@ -66,6 +66,7 @@ __all__ = [
     "find",
     "listed",
     "lookup",
+    "mintable",
     "sources",
 ]
 
@@ -230,16 +231,18 @@ def find(
     config: PathLike | None = None,
     authfile: PathLike | None = None,
     mint: bool = True,
+    docker: bool = True,
 ) -> Iterator[Found]:
     """Each source's credentials for registry ``key`` (and repository ``path``), in precedence order.
 
     The first item is the answer; the iterator reads a source only when asked for the next item.
-    ``mint=False`` leaves out minted credentials (no command runs, no cloud is asked).
+    ``mint=False`` leaves out minted credentials (no command runs, no cloud is asked);
+    ``docker=False`` leaves out config.json and its helpers (no helper decrypts a secret).
     Raises ConfigError (broken config.json, explicit auth file or regauth's settings) and
     StoreError (a helper, a credential command or ECR failed).
     """
     for source in sources(config=config, authfile=authfile):
-        if source.kind == MINTED and not mint:
+        if (source.kind == MINTED and not mint) or (source.kind == DOCKER and not docker):
             continue
         try:
             hit = _find_in(source, key, path)
@@ -338,6 +341,17 @@ def _minted_listed() -> list[Listed]:
         Listed(e.key, e.username, MINTED, e.source, known=e.cached, helper=None if e.cached else minting)
         for e in entries
     ]
+
+
+def mintable(key: str) -> Listed | None:
+    """A listing entry for registry ``key`` when a minted source covers it, else None.
+
+    Nothing is minted yet: the entry's :meth:`Listed.credentials` mints (or reads the cache).  For
+    a registry the listing leaves out, e.g. an ECR host with nothing cached, that ``status`` names.
+    Raises ConfigError for a broken settings file.
+    """
+    source = dynamic.source_of(key)
+    return None if source is None else Listed(key, "", MINTED, source, helper=_Minting())
 
 
 def _listed_in(source: Source) -> list[Listed]:
