@@ -64,6 +64,11 @@ class TokenServerConfig:
     port: int = 0
     log_path: str | None = None
     admin_key: str | None = None
+    # A refresh token this server did not issue is exchanged at this OpenID provider's token
+    # endpoint (refresh_token grant, public client ``oidc_client_id``); the provider's subject
+    # becomes the user (tests/support/oidc.py).
+    oidc_token_endpoint: str | None = None
+    oidc_client_id: str = ""
 
     def to_json(self) -> str:
         """Serialise (contains passwords: write it to a 0600 file, never to argv)."""
@@ -201,6 +206,8 @@ class _TokenService:
                 user = self.refresh_tokens.get(presented)
                 if user is not None and self.config.rotate_refresh_tokens:
                     del self.refresh_tokens[presented]
+            if user is None and self.config.oidc_token_endpoint:
+                user = self._oidc_subject(presented)
             if user is None:
                 return 401, {"details": "invalid refresh token"}
             refresh = (
@@ -224,6 +231,30 @@ class _TokenService:
         if refresh is not None:
             body["refresh_token"] = refresh
         return 200, body
+
+    def _oidc_subject(self, refresh_token: str) -> str | None:
+        """The subject of the OpenID provider's ID token for ``refresh_token``, None if refused."""
+        assert self.config.oidc_token_endpoint is not None
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": self.config.oidc_client_id,
+            }
+        ).encode()
+        try:
+            with urllib.request.urlopen(self.config.oidc_token_endpoint, data=form, timeout=10) as resp:
+                answer = json.loads(resp.read())
+        except (urllib.error.URLError, ValueError):
+            return None
+        # The ID token came straight from the provider over this request: its claims are read
+        # without checking the signature.
+        payload = str(answer.get("id_token", "")).split(".")[1:2]
+        if not payload:
+            return None
+        claims = json.loads(base64.urlsafe_b64decode(payload[0] + "=" * (-len(payload[0]) % 4)))
+        subject = claims.get("sub")
+        return subject if isinstance(subject, str) and subject else None
 
     def handle_admin(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         op = payload.get("op")

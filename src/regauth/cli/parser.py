@@ -145,16 +145,17 @@ COMMANDS: tuple[Command, ...] = (
             ),
             Option(
                 ("--scope",),
-                "validate against a scope, e.g. repository:NAME:pull (repeatable)",
+                "validate against a scope, e.g. repository:NAME:pull (repeatable); "
+                "with --oidc: an OpenID scope to request (default: openid offline_access)",
                 "SCOPE",
                 repeat=True,
             ),
             Option(
-                ("--web",),
-                "Docker Hub: log in through the browser (device code), as docker login does on a terminal",
-                switch=True,
+                ("--oidc",),
+                "log in through this OpenID provider's device flow; the registry gets its refresh token",
+                "ISSUER",
             ),
-            Option(("--no-web",), "Docker Hub: ask for a username and password instead", switch=True),
+            Option(("--client-id",), "the OAuth client id registered for regauth (with --oidc)", "ID"),
             _tls_verify(
                 "require verified HTTPS (true), or allow insecure TLS and plain HTTP (false); "
                 "default: verify, except loopback and insecure-registries"
