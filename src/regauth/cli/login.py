@@ -91,7 +91,7 @@ def login(args: argparse.Namespace, stdin: IO[str]) -> int:
     import regauth.api.login as api
     from regauth.api.lookup import get_credentials
     from regauth.errors import AuthError
-    from regauth.registry.address import normalise
+    from regauth.registry.address import HUB_KEY, normalise
 
     if args.oidc is not None or args.client_id is not None:
         return _login_oidc(args)
@@ -113,6 +113,11 @@ def login(args: argparse.Namespace, stdin: IO[str]) -> int:
         "scopes": tuple(args.scope),
         "timeout": args.timeout,
     }
+    if args.web or args.no_web:
+        _check_web(args, key, password or token, stdin)
+    if args.web:
+        _login_web(args, stdin, fall_back=False)
+        return EXIT_OK
     if token:
         _report(api.login(key, args.username or "", identity_token=token, **common))
         return EXIT_OK
@@ -141,9 +146,79 @@ def login(args: argparse.Namespace, stdin: IO[str]) -> int:
     if not (username and password):
         if not stdin.isatty():
             raise RegauthError(NON_TTY)
+        if key == HUB_KEY and args.username is None and not args.no_web and _login_web(args, stdin):
+            return EXIT_OK
         username, password = _prompt_credentials(key, args.username, stored_user)
     _report(api.login(key, username, password, **common))
     return EXIT_OK
+
+
+def _check_web(args: argparse.Namespace, key: str, secret: str, stdin: IO[str]) -> None:
+    """--web and --no-web: Docker Hub only, one of them, --web with no credentials, on a terminal."""
+    from regauth.registry.address import HUB_KEY
+
+    if args.web and args.no_web:
+        raise UsageError("conflicting options: cannot specify both --web and --no-web")
+    if key != HUB_KEY:
+        raise UsageError("--web and --no-web are for Docker Hub only\nSee 'regauth login --help'.")
+    if args.web and (args.username is not None or secret):
+        raise UsageError("--web takes no username, password or token\nSee 'regauth login --help'.")
+    if args.web and not stdin.isatty():
+        raise RegauthError(NON_TTY)
+
+
+def _open_on_enter(stdin: IO[str], url: str) -> None:
+    """ENTER opens ``url`` in a browser where there is one; a thread waits for the line.
+
+    It reads the descriptor itself (no buffered reader's lock is held when the process exits), and
+    on Linux only with a display, so that a terminal browser never takes over the terminal.
+    """
+    import os
+    import sys
+    import threading
+
+    def wait() -> None:
+        try:
+            line = os.read(stdin.fileno(), 1024)
+        except (OSError, ValueError):
+            return
+        if not line:
+            return
+        if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        ):
+            return
+        import contextlib
+        import webbrowser
+
+        with contextlib.suppress(webbrowser.Error):
+            webbrowser.open(url)
+
+    threading.Thread(target=wait, name="open-browser", daemon=True).start()
+
+
+def _login_web(args: argparse.Namespace, stdin: IO[str], *, fall_back: bool = True) -> bool:
+    """Docker Hub's web-based login (docs/hub-web-login.md); False when it could not start and
+    ``fall_back`` allows the username prompt instead, as Docker does."""
+    from regauth.api.weblogin import WebCode, WebLoginUnavailable, web_login
+
+    def show(code: WebCode) -> None:
+        warn("\nUSING WEB-BASED LOGIN\n")
+        warn("i Info → To sign in with credentials on the command line, use 'regauth login -u <username>'\n")
+        warn(f"Your one-time device confirmation code is: {code.user_code}")
+        warn(f"Press ENTER to open your browser or submit your device code here: {code.verification_uri}")
+        warn("\nWaiting for authentication in the browser…")
+        _open_on_enter(stdin, code.complete)
+
+    try:
+        outcome = web_login(show, config=args.config, timeout=args.timeout)
+    except WebLoginUnavailable as exc:
+        if not fall_back:
+            raise RegauthError(f"web-based login could not start: {exc}") from None
+        warn("Failed to start web-based login - falling back to command line login...")
+        return False
+    _report(outcome)
+    return True
 
 
 def _login_oidc(args: argparse.Namespace) -> int:

@@ -156,6 +156,12 @@ COMMANDS: tuple[Command, ...] = (
                 "ISSUER",
             ),
             Option(("--client-id",), "the OAuth client id registered for regauth (with --oidc)", "ID"),
+            Option(
+                ("--web",),
+                "Docker Hub: log in through the browser (device code), as docker login does on a terminal",
+                switch=True,
+            ),
+            Option(("--no-web",), "Docker Hub: ask for a username and password instead", switch=True),
             _tls_verify(
                 "require verified HTTPS (true), or allow insecure TLS and plain HTTP (false); "
                 "default: verify, except loopback and insecure-registries"

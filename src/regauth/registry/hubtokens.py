@@ -11,13 +11,12 @@ token expires.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from regauth.registry.messages import HttpRequest, form_encode
+from regauth.errors import ProtocolError
+from regauth.registry import device
+from regauth.registry.messages import HttpRequest
 
 __all__ = [
     "ACCESS_TOKEN_KEY",
@@ -78,16 +77,10 @@ def jwt_claims(token: str) -> dict[str, object] | None:
 
     Only for display (username, expiry), as Docker reads them: nothing here is trusted.
     """
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    payload = parts[1]
     try:
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        claims = json.loads(raw)
-    except (binascii.Error, ValueError):  # ValueError covers bad JSON and bad UTF-8
+        return device.unverified_claims(token)
+    except ProtocolError:
         return None
-    return claims if isinstance(claims, dict) else None
 
 
 def jwt_expiry(token: str) -> datetime | None:
@@ -112,6 +105,4 @@ def jwt_username(token: str) -> str:
 
 def revoke_request(refresh: RefreshToken, url: str = REVOKE_URL) -> HttpRequest:
     """Docker's revoke: ``POST /oauth/revoke`` with form ``client_id``, ``token`` (in that order)."""
-    body = form_encode((("client_id", refresh.client_id), ("token", refresh.token)))
-    headers = (("Content-Type", "application/x-www-form-urlencoded"),)
-    return HttpRequest("POST", url, headers, body.encode("ascii"))
+    return device.revoke_request(url, refresh.client_id, refresh.token)
