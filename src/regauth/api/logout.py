@@ -1,6 +1,8 @@
 """The library's logout: remove a registry's credentials from its store and ``config.json``, truthfully.
 
-Rule: no printing here; no network either (a logout only edits local stores).
+Rule: no printing here; no network either (a logout only edits local stores), except that a
+Docker Hub web login's refresh token is revoked at the tenant after it was erased, as Docker does
+(docs/hub-web-login.md, "Logout").
 """
 
 from __future__ import annotations
@@ -8,14 +10,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from regauth.api.hubtokens import ErasedTokens, erase_web_tokens, revoke_erased
 from regauth.config.authfiles import ENV_DOCKER_AUTH_CONFIG, explicit_auth_file
 from regauth.config.file import ConfigFile, config_path, entry_credentials, update
 from regauth.errors import ConfigError, StoreError
-from regauth.registry.address import logout_keys, matching_keys, normalise
+from regauth.registry.address import HUB_KEY, logout_keys, matching_keys, normalise
 from regauth.stores.lookup import find
 from regauth.stores.resolve import choose_store, open_store
 
-__all__ = ["LogoutOutcome", "logout"]
+__all__ = ["MARKER", "LogoutOutcome", "logout"]
+
+MARKER = "config.json entry"
+"""The ``store`` of a ``removed`` item that was only an ``auths`` marker (``{}``) of a helper."""
 
 PathLike = str | os.PathLike[str]
 
@@ -24,11 +30,16 @@ PathLike = str | os.PathLike[str]
 class LogoutOutcome:
     """What a logout removed: ``removed`` lists ``store: key`` items; ``errors`` the erase failures.
 
+    ``store`` is ``file``, a helper's name, or :data:`MARKER` for an ``auths`` entry of its own
+    (``{}``, pointing at a helper that no longer held the secret): removing it is a logout too
+    (Docker reads such an entry as a login: docs/docker-cli.md, "Logout").
+
     When nothing was removed yet the lookup chain (:mod:`regauth.stores.lookup`) still finds the
     login in a source logout does not edit (an auth file, ``DOCKER_AUTH_CONFIG``): ``held_in`` is
     that file's path or ``DOCKER_AUTH_CONFIG``, ``held_key`` the key it is stored under and
     ``held_by`` why the source is read (``--authfile``, ``REGISTRY_AUTH_FILE``, ``podman`` or
     ``DOCKER_AUTH_CONFIG``); all three are empty otherwise.
+    ``warnings``: what failed after the erase without undoing it (revoking a Hub refresh token).
     """
 
     server: str
@@ -37,6 +48,7 @@ class LogoutOutcome:
     held_in: str = ""
     held_key: str = ""
     held_by: str = ""
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -56,11 +68,16 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
     errors: list[str] = []
 
     variants = logout_keys(server)
+    web: list[ErasedTokens] = []  # the Hub web login's tokens, as the last run of change() left them
 
     def change(cfg: ConfigFile) -> bool:
         removed.clear()
         errors.clear()
+        web[:] = [erase_web_tokens(cfg, path) if key == HUB_KEY else ErasedTokens()]
+        removed.extend(web[0].removed)
+        errors.extend(web[0].errors)
         failed: set[str] = set()  # a helper that failed once is not asked again
+        erased: set[str] = set()
         for variant in variants:
             choice = choose_store(cfg, variant)
             if choice.helper is None or choice.helper in failed:
@@ -68,6 +85,7 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
             try:
                 if open_store(choice, path).erase(variant):
                     removed.append(f"{choice.helper}: {variant}")
+                    erased.add(variant)
             except StoreError as exc:
                 errors.append(f"{variant}: {exc}")
                 failed.add(choice.helper)
@@ -79,12 +97,17 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
                 continue  # keep the marker: the secret is still in the helper
             if not entry_credentials(stored, cfg.auths()[stored]).is_empty:
                 removed.append(f"file: {stored}")
+            elif stored not in erased:  # a marker whose helper no longer held the secret
+                removed.append(f"{MARKER}: {stored}")
             cfg.remove_auth(stored)
             changed = True
-        return changed
+        return changed or web[0].edited
 
     update(path, change)
-    outcome = LogoutOutcome(server=key, removed=tuple(dict.fromkeys(removed)), errors=tuple(errors))
+    warnings = revoke_erased(web[0]) if web else ()
+    outcome = LogoutOutcome(
+        server=key, removed=tuple(dict.fromkeys(removed)), errors=tuple(errors), warnings=warnings
+    )
     if removed or errors:
         return outcome
     return _held_elsewhere(outcome, path)
@@ -93,7 +116,9 @@ def logout(server: str | None = None, *, config: PathLike | None = None) -> Logo
 def _held_elsewhere(outcome: LogoutOutcome, path: str) -> LogoutOutcome:
     """``outcome`` with where the lookup chain still finds its login, when not in config.json."""
     try:
-        found = next(find(outcome.server, config=path, mint=False), None)  # no command runs on logout
+        # Neither a credential command nor config.json's helper runs: logout never asks a
+        # helper's get, which would decrypt a secret only to say where it is not.
+        found = next(find(outcome.server, config=path, mint=False, docker=False), None)
     except (ConfigError, StoreError):  # an unreadable source: "Not logged in" is all logout knows
         return outcome
     if found is None or found.source == path:

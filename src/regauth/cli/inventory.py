@@ -126,4 +126,6 @@ def logout_all(args: argparse.Namespace, stdin: IO[str]) -> int:
         print("Not logged in anywhere")
     for note in outcome.notes:
         warn(f"note: {note}")
+    for line in outcome.warnings:  # after a successful erase: exit 0, as Docker
+        warn(f"WARNING: {line}")
     return erase_status(outcome.errors)

@@ -268,6 +268,8 @@ def logout(args: argparse.Namespace, stdin: IO[str]) -> int:
         print(_held_elsewhere(outcome))
     elif outcome.ok:
         print(f"Not logged in to {outcome.server}")
+    for line in outcome.warnings:  # after a successful erase: exit 0, as Docker
+        warn(f"WARNING: {line}")
     return erase_status(outcome.errors)
 
 
