@@ -110,30 +110,68 @@ def test_store_failure_message_hides_echoed_secret() -> None:
     assert str(info.value).startswith('error storing credentials in helper "x": bad input')
 
 
-def test_erase_asks_get_first_and_skips_missing() -> None:
-    """secretservice exits 0 for a missing entry: erase must not call it True."""
-    store, runner = store_with((1, b"credentials not found in native keychain"))
-    assert store.erase("h") is False
-    assert [c[0][1] for c in runner.calls] == ["get"]
+def actions(runner: FakeRunner) -> list[str]:
+    return [argv[1] for argv, _, _ in runner.calls]
 
 
-def test_erase_existing_is_true() -> None:
-    store, runner = store_with((0, b'{"ServerURL":"h","Username":"u","Secret":"s"}'), (0, b""))
+def test_erase_never_asks_get() -> None:
+    """get would decrypt the secret only to delete it: list (no secret) then erase."""
+    store, runner = store_with((0, b'{"h":"u"}'), (0, b""))
     assert store.erase("h") is True
-    assert [(c[0][1], c[1]) for c in runner.calls] == [("get", b"h"), ("erase", b"h")]
+    assert [(c[0][1], c[1]) for c in runner.calls] == [("list", b"unused"), ("erase", b"h")]
 
 
-def test_erase_pass_missing_message_is_false() -> None:
-    """Go pass exits 1 `... is not in the password store.` for a missing entry."""
-    line = b"exit status 1: Error: docker-credential-helpers/aA== is not in the password store.\n"
-    store, _ = store_with((0, b'{"ServerURL":"h","Username":"u","Secret":"s"}'), (1, line))
+def test_erase_missing_exit_0_is_false() -> None:
+    """secretservice exits 0 for a missing entry: nothing listed before or after, so False."""
+    store, runner = store_with((0, b'{"other":"u"}'), (0, b""), (0, b'{"other":"u"}'))
     assert store.erase("h") is False
+    assert actions(runner) == ["list", "erase", "list"]
+
+
+def test_erase_unlisted_key_that_goes_is_true() -> None:
+    """A helper matching a spelling list does not show (osxkeychain by URL): the list shrank."""
+    store, _ = store_with((0, b'{"https://h":"u"}'), (0, b""), (0, b"{}"))
+    assert store.erase("h") is True
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"exit status 1: Error: docker-credential-helpers/aA== is not in the password store.\n\n",
+        b"credentials not found in native keychain\n",
+    ],
+)
+def test_erase_not_found_answer_is_false(line: bytes) -> None:
+    """Go pass and osxkeychain/wincred answer a missing entry with exit 1 and these lines."""
+    store, runner = store_with((0, b"{}"), (1, line))
+    assert store.erase("h") is False
+    assert actions(runner) == ["list", "erase"]
+
+
+def test_erase_when_list_is_refused() -> None:
+    """A helper that cannot list (ecr-login): erase's own answer decides."""
+    store, runner = store_with((1, b"not implemented"), (0, b""))
+    assert store.erase("h") is True
+    assert actions(runner) == ["list", "erase"]
 
 
 def test_erase_failure_names_action() -> None:
-    store, _ = store_with((0, b'{"ServerURL":"h","Username":"u","Secret":"s"}'), (1, b"nope"))
+    store, _ = store_with((0, b'{"h":"u"}'), (1, b"nope"))
     with pytest.raises(HelperError, match=r'^error erasing credentials from helper "x": nope$'):
         store.erase("h")
+
+
+def test_erase_of_a_hung_helper_does_not_wait_twice() -> None:
+    """A helper whose list times out is not asked to erase (it would hang again)."""
+    asked: list[str] = []
+
+    def hang(argv: list[str], stdin: bytes, timeout: float) -> tuple[int, bytes]:
+        asked.append(argv[1])
+        raise TimeoutError
+
+    with pytest.raises(HelperError, match="did not answer"):
+        HelperStore("x", timeout=1.0, runner=hang).erase("h")
+    assert asked == ["list"]
 
 
 def test_list_and_list_garbage() -> None:

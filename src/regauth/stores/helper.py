@@ -173,19 +173,40 @@ class HelperStore:
             raise self._fail("storing credentials in", out, code, secret)
 
     def erase(self, server: str) -> bool:
-        """Erase ``server``; True only if the helper had something.
+        """Erase ``server``; True only if the helper had something.  Never asks ``get``.
 
-        Helpers disagree on a missing entry (pass exits 1, secretservice exits 0),
-        so this asks ``get`` first and does not call ``erase`` when it says not found.
+        ``get`` would decrypt the secret only to delete it (a passphrase prompt, a keychain
+        dialog), so whether the helper held ``server`` comes from ``list``, which decrypts
+        nothing, and from ``erase``'s own answer.  Helpers disagree on a missing entry
+        (docs/credential-helpers.md "Observed: helpers 0.6.4"): pass exits 1 with ``… is not in
+        the password store.``, secretservice and regauth's helpers exit 0, others may answer with
+        the protocol's ``credentials not found in native keychain``.  ``erase`` always runs, so a
+        failure is reported and a secret ``list`` shows under another spelling still goes.
         """
-        if self.get(server) is None:
-            return False
+        before = self._names()
         code, out = self._run("erase", server.encode("utf-8"))
         if code != 0:
-            if _first_line(out).endswith(_PASS_MISSING):  # removed meanwhile
+            line = _first_line(out)
+            if line == ERR_NOT_FOUND or line.endswith(_PASS_MISSING):
                 return False
             raise self._fail("erasing credentials from", out, code)
-        return True
+        if before is None or server in before:
+            return True
+        after = self._names()  # exit 0 for an unlisted key: did the erase remove anything?
+        return after is None or not set(before) <= set(after)
+
+    def _names(self) -> dict[str, str] | None:
+        """What ``list`` reports; None when the helper refuses to list (ecr-login cannot).
+
+        Raises HelperError when the helper cannot be run or hangs: ``erase`` would too.
+        """
+        code, out = self._run("list", b"unused")
+        if code != 0:
+            return None
+        try:
+            return decode_list(out)
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     def list(self) -> dict[str, str]:
         """Every server -> username the helper reports."""
