@@ -1,0 +1,314 @@
+"""Docker Hub's web-based login, end to end, against a stand-in of Docker's tenant and Hub.
+
+regauth (and, differentially, the Docker CLI 28) runs unmodified inside a private mount + network
+namespace where login.docker.com, hub.docker.com, registry-1.docker.io and auth.docker.io are the
+stand-in of tests/support/hubstandin.py (docs/hub-web-login.md, "Running a client against a local
+stand-in"), on a pseudo-terminal so that the web flow is chosen.  Both clients use the file store
+(a PATH holding only ``docker``).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cliutil import read_config
+from tests.support.hubstandin import CLIENT_ID, HubNamespace, HubScript, jwt_claims
+from tests.support.netns import available
+from tests.support.require import require
+
+pytestmark = pytest.mark.real
+
+HUB = "https://index.docker.io/v1/"
+ACCESS = "https://index.docker.io/v1/access-token"
+REFRESH = "https://index.docker.io/v1/refresh-token"
+TOKEN_KEYS = (ACCESS, REFRESH)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+SUCCESS_EXCHANGE = [
+    ("POST", "login.docker.com", "/oauth/device/code"),
+    ("POST", "login.docker.com", "/oauth/token"),
+    ("POST", "hub.docker.com", "/v2/access-tokens/desktop-generate"),
+    ("GET", "registry-1.docker.io", "/v2/"),
+    ("GET", "auth.docker.io", "/token"),
+    ("GET", "registry-1.docker.io", "/v2/"),
+]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubNamespace]:
+    ok, why = available()
+    require(ok, why)
+    require(sys.platform.startswith("linux"), "the namespaces are Linux's")
+    hub = HubNamespace(tmp_path_factory.mktemp("hub"), HubScript())
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def _env(tmp_path: Path, path: str, name: str) -> tuple[dict[str, str], Path]:
+    home = tmp_path / name / "home"
+    config = tmp_path / name / "docker"
+    config.mkdir(parents=True)
+    home.mkdir()
+    env = {
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(config),
+        "PATH": path,
+        "LANG": "C.UTF-8",
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+    }
+    return env, config
+
+
+def _regauth() -> list[str]:
+    return [sys.executable, "-m", "regauth"]
+
+
+def _entries(config: Path) -> dict[str, tuple[str, str]]:
+    """auths key -> (username, secret), decoded (never printed by a passing test)."""
+    out: dict[str, tuple[str, str]] = {}
+    for key, entry in read_config(config).get("auths", {}).items():
+        user, _, secret = base64.b64decode(entry.get("auth", "")).decode().partition(":")
+        out[key] = (user, secret)
+    return out
+
+
+def _shape(config: Path) -> dict[str, tuple[str, str]]:
+    """The entries with their secrets replaced by what kind of secret they are."""
+    shapes: dict[str, tuple[str, str]] = {}
+    for key, (user, secret) in _entries(config).items():
+        if key == ACCESS:
+            kind = "jwt:" + jwt_claims(secret)["https://hub.docker.com"]["username"]
+        elif key == REFRESH:
+            kind = "refresh.." + secret.partition("..")[2]
+        elif secret.startswith("dckr_pat_"):
+            kind = "pat"
+        else:
+            kind = "password"
+        shapes[key] = (user, kind)
+    return shapes
+
+
+def _exchange(hub: HubNamespace) -> list[tuple[str, str, str]]:
+    return [(r["method"], r["host"], r["path"]) for r in hub.requests()]
+
+
+def _login(
+    hub: HubNamespace, argv: list[str], env: dict[str, str], typed: tuple[bytes, ...] = ()
+) -> tuple[int, str]:
+    proc = hub.spawn(argv, env=env)
+    for line in typed:
+        proc.expect("Username" if not line.startswith(b"pw") else "Password", 30)
+        proc.send(line)
+    code, out = proc.wait(90)
+    return code, _ANSI.sub("", out)
+
+
+def test_success_stores_tokens_and_pat_like_docker(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str
+) -> None:
+    """docs/hub-web-login.md "Exchange", "Storage keys": three entries, all for the JWT's user."""
+    hub.restart(HubScript(username="alice", token=["pending", "success"]))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    code, out = _login(hub, [*_regauth(), "login"], env)
+    assert code == 0, out
+    assert "USING WEB-BASED LOGIN" in out
+    assert "Your one-time device confirmation code is: ABCD-EFGH" in out
+    assert "submit your device code here: https://login.docker.com/activate\n" in out
+    assert "Waiting for authentication in the browser" in out
+    assert out.rstrip().endswith("Login Succeeded")
+    assert _shape(config) == {
+        HUB: ("alice", "pat"),
+        ACCESS: ("alice", "jwt:alice"),
+        REFRESH: ("alice", f"refresh..{CLIENT_ID}"),
+    }
+    requests = hub.requests()
+    assert _exchange(hub) == SUCCESS_EXCHANGE[:2] + SUCCESS_EXCHANGE[1:]
+    assert requests[0]["form"] == {
+        "client_id": CLIENT_ID,
+        "audience": "https://hub.docker.com",
+        "scope": "openid offline_access",
+    }
+    assert requests[1]["form"]["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code"
+    assert requests[3]["auth"] == "bearer" and requests[3]["content_type"] == "application/json"
+    assert requests[5]["auth"] == "basic alice"
+    assert requests[5]["query"]["account"] == "alice"
+    # the secrets stored are the ones the stand-in handed out (the log keeps fingerprints only)
+    entries = _entries(config)
+    from tests.support.hubstandin import fingerprint
+
+    assert requests[1]["form"]["device_code"].startswith("sha256:")
+    assert entries[REFRESH][1].endswith(f"..{CLIENT_ID}")
+    assert fingerprint(entries[HUB][1]) != fingerprint(entries[ACCESS][1])
+
+
+def test_pending_and_slow_down_pace_the_polls(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str
+) -> None:
+    """RFC 8628 section 3.5: every interval while pending; slow_down adds 5 seconds for good."""
+    hub.restart(HubScript(token=["pending", "slow_down", "pending", "success"], interval=1))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    code, out = _login(hub, [*_regauth(), "login"], env)
+    assert code == 0, out
+    polls = [r["t"] for r in hub.requests() if r["path"] == "/oauth/token"]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
+    assert len(polls) == 4
+    assert 0.9 <= gaps[0] < 3 and 5.9 <= gaps[1] < 9 and 5.9 <= gaps[2] < 9, gaps
+    assert set(_entries(config)) == {HUB, ACCESS, REFRESH}
+
+
+@pytest.mark.parametrize(
+    ("answers", "words"),
+    [
+        (["access_denied"], "access denied"),
+        (["pending", "expired_token"], "expired"),
+        (["garbage"], "without a JSON object"),
+        (["500"], "500"),
+    ],
+)
+def test_refusals_store_nothing(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str, answers: list[str], words: str
+) -> None:
+    hub.restart(HubScript(token=answers))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    code, out = _login(hub, [*_regauth(), "login"], env)
+    assert code == 1, out
+    assert words in out.splitlines()[-1], out
+    assert _entries(config) == {}
+    assert "/v2/access-tokens/desktop-generate" not in [r["path"] for r in hub.requests()]
+
+
+def test_timeout_when_the_code_runs_out(hub: HubNamespace, tmp_path: Path, docker_only_path: str) -> None:
+    hub.restart(HubScript(token=["pending"], interval=1, expires_in=3))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    code, out = _login(hub, [*_regauth(), "login"], env)
+    assert code == 1, out
+    assert "timed out waiting for device token" in out
+    assert _entries(config) == {}
+
+
+@pytest.mark.parametrize("device", ["500", "garbage", "no_user_code"])
+def test_tenant_down_falls_back_to_the_prompt(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str, device: str
+) -> None:
+    """docs/hub-web-login.md "When Docker uses it": no usable device code -> the Username prompt."""
+    hub.restart(HubScript(device=device, username="bob", passwords={"bob": "pw-bob"}))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    code, out = _login(hub, [*_regauth(), "login"], env, (b"bob\n", b"pw-bob\n"))
+    assert code == 0, out
+    assert "Failed to start web-based login - falling back to command line login..." in out
+    assert _shape(config) == {HUB: ("bob", "password")}
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [
+        (HubScript(accept_pat=False), "incorrect username or password"),
+        (HubScript(pat_status=500), "unexpected response from Hub: 500"),
+    ],
+)
+def test_pat_failure_leaves_nothing(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str, script: HubScript, words: str
+) -> None:
+    """Unlike Docker, which keeps both tokens after a failed PAT check (docs/hub-web-login.md)."""
+    hub.restart(script)
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    code, out = _login(hub, [*_regauth(), "login"], env)
+    assert code == 1, out
+    assert words in out
+    assert _entries(config) == {}
+
+
+def test_ctrl_c_while_waiting_leaves_nothing(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str
+) -> None:
+    hub.restart(HubScript(token=["pending"], interval=1))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    proc = hub.spawn([*_regauth(), "login"], env=env)
+    proc.expect("Waiting for authentication", 30)
+    proc.signal(signal.SIGINT)
+    code, out = proc.wait(30)
+    assert code != 0
+    assert "login canceled" in out
+    assert _entries(config) == {}
+
+
+def test_no_terminal_never_starts_it(hub: HubNamespace, tmp_path: Path, docker_only_path: str) -> None:
+    hub.restart(HubScript())
+    env, _config = _env(tmp_path, docker_only_path, "ours")
+    done = hub.run([*_regauth(), "login"], env=env, input=b"")
+    assert done.returncode == 1
+    assert b"non-TTY" in done.stderr
+    assert hub.requests() == []
+    done = hub.run([*_regauth(), "login", "--web"], env=env, input=b"")
+    assert done.returncode == 1 and hub.requests() == []
+
+
+def test_no_web_asks_for_the_username(hub: HubNamespace, tmp_path: Path, docker_only_path: str) -> None:
+    hub.restart(HubScript(username="bob", passwords={"bob": "pw-bob"}))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    code, out = _login(hub, [*_regauth(), "login", "--no-web"], env, (b"bob\n", b"pw-bob\n"))
+    assert code == 0, out
+    assert "WEB-BASED" not in out
+    assert next(r["host"] for r in hub.requests()) == "registry-1.docker.io"
+    assert _shape(config) == {HUB: ("bob", "password")}
+
+
+# ------------------------------------------------------------------------------------------------
+# Differential: Docker CLI 28 and regauth against the same stand-in script
+# ------------------------------------------------------------------------------------------------
+
+
+def _comparable(requests: list[dict[str, Any]]) -> list[tuple[str, str, str, dict[str, str], dict[str, str]]]:
+    """Method, host, path, form and query; secret values are fingerprints, which differ per run."""
+
+    def mask(fields: dict[str, str]) -> dict[str, str]:
+        return {k: ("<secret>" if str(v).startswith("sha256:") else v) for k, v in fields.items()}
+
+    return [(r["method"], r["host"], r["path"], mask(r["form"]), mask(r["query"])) for r in requests]
+
+
+DIFFERENTIAL = {
+    "success": (HubScript(username="carol", token=["pending", "success"]), ()),
+    "denied": (HubScript(token=["access_denied"]), ()),
+    "pat-refused": (HubScript(accept_pat=False), ()),
+    "hub-500": (HubScript(pat_status=500), ()),
+    "tenant-down": (
+        HubScript(device="500", username="bob", passwords={"bob": "pw-bob"}),
+        (b"bob\n", b"pw-bob\n"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DIFFERENTIAL))
+def test_same_exchange_and_entries_as_docker(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str, case: str
+) -> None:
+    script, typed = DIFFERENTIAL[case]
+    results = {}
+    for name, argv in (("docker", ["docker", "login"]), ("regauth", [*_regauth(), "login"])):
+        hub.restart(script)
+        env, config = _env(tmp_path, docker_only_path, name)
+        code, out = _login(hub, argv, env, typed)
+        results[name] = (code, out, _comparable(hub.requests()), _shape(config))
+    d_code, d_out, d_requests, d_shape = results["docker"]
+    r_code, r_out, r_requests, r_shape = results["regauth"]
+    assert r_requests == d_requests
+    assert (r_code == 0) == (d_code == 0), (d_out, r_out)
+    if case in ("pat-refused", "hub-500"):
+        # Docker keeps the two tokens after the PAT failed; regauth leaves nothing behind.
+        assert set(d_shape) == set(TOKEN_KEYS) and r_shape == {}
+    else:
+        assert r_shape == d_shape
