@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from regauth.errors import RegauthError
 from regauth.registry.messages import HttpResponse
 from regauth.registry.oidc import check_url, discovery_request, parse_discovery
 from tests.cliutil import read_config, regauth, venv_path
+from tests.support.certs import make_ca
 from tests.support.oidc import (
     OidcProvider,
     approve,
@@ -161,9 +163,12 @@ def _login(
     config: Path,
     person: str | None = None,
     *extra: str,
+    env: dict[str, str] | None = None,
+    cafile: str | None = None,
 ) -> Run:
-    """Run ``regauth login --oidc``; once it shows the code, ``person`` ("approve"/"deny") acts."""
-    env = dict(os.environ, PATH=venv_path(), DOCKER_CONFIG=str(config))
+    """Run ``regauth login --oidc``; once it shows the code, ``person`` acts: "approve" or "deny"
+    at the provider (through ``cafile`` for an HTTPS one), or "interrupt" (SIGINT, as Ctrl-C)."""
+    env = dict(os.environ, PATH=venv_path(), DOCKER_CONFIG=str(config), **(env or {}))
     argv = [sys.executable, "-m", "regauth", "login", "--oidc", issuer, "--client-id", client_id]
     argv += [*extra, server]
     proc = subprocess.Popen(
@@ -182,9 +187,11 @@ def _login(
         elif line.startswith("Confirm it at: "):
             url = line.split(": ", 1)[1].strip()
             if person == "approve":
-                approve(url, code)
+                approve(url, code, cafile)
             elif person == "deny":
-                deny(url, code)
+                deny(url, code, cafile)
+            elif person == "interrupt":
+                proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
     reader.join(10)
     return Run(proc.returncode, "".join(out), "".join(err))
@@ -233,6 +240,61 @@ def test_denial_at_the_provider_stores_nothing(
     assert "access denied: End-User aborted interaction" in res.err
     assert res.out == ""
     assert not (docker_config_dir / "config.json").exists()
+
+
+@pytest.mark.real
+def test_ctrl_c_while_waiting_stores_nothing(
+    provider: OidcProvider, stack: RegistryStack, isolated_env: object, docker_config_dir: Path
+) -> None:
+    res = _login(provider.issuer, provider.client_id, stack.host, docker_config_dir, "interrupt")
+    assert res.code == 130
+    assert "login canceled" in res.err
+    assert not (docker_config_dir / "config.json").exists()
+
+
+@pytest.fixture(scope="module")
+def https_provider(oidc_prefix: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    work = tmp_path_factory.mktemp("oidc-https")
+    ca = make_ca(work / "ca")
+    cert, key = ca.issue_server_cert(work / "tls")
+    with start_oidc_provider(oidc_prefix, work, tls=(cert, key, ca.cert_path)) as running:
+        yield running
+
+
+@pytest.mark.real
+def test_https_provider_is_verified_against_ssl_cert_file(
+    https_provider: OidcProvider, tmp_path: Path, isolated_env: object, docker_config_dir: Path
+) -> None:
+    """The provider's certificate is always checked: trusted through SSL_CERT_FILE the login
+    works end to end; without it the discovery stops at the certificate, in one line."""
+    require(have_registry(), "docker-registry (distribution 2.8) is not installed")
+    assert https_provider.cafile is not None
+    with start_registry_stack(
+        tmp_path / "registry",
+        auth="token",
+        tls=True,
+        oidc_token_endpoint=https_provider.token_endpoint,
+        oidc_client_id=https_provider.client_id,
+        oidc_cafile=https_provider.cafile,
+    ) as https_stack:
+        issuer, client_id = https_provider.issuer, https_provider.client_id
+        untrusted = _login(issuer, client_id, https_stack.host, docker_config_dir)
+        assert untrusted.code == 1
+        assert "certificate" in untrusted.err
+        assert len(untrusted.err.strip().splitlines()) == 1
+        assert not (docker_config_dir / "config.json").exists()
+
+        trusted = _login(
+            https_provider.issuer,
+            https_provider.client_id,
+            https_stack.host,
+            docker_config_dir,
+            "approve",
+            env={"SSL_CERT_FILE": https_provider.cafile},
+            cafile=https_provider.cafile,
+        )
+        assert trusted.code == 0, trusted.err
+        assert read_config(docker_config_dir)["auths"][https_stack.host]["identitytoken"]
 
 
 @pytest.mark.real

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -88,6 +89,10 @@ class OidcProvider:
     client_id: str
     account: str
     proc: subprocess.Popen[bytes] = field(repr=False)
+    cafile: str | None = None  # the CA of an HTTPS provider
+
+    def _context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=self.cafile) if self.cafile else None
 
     @property
     def token_endpoint(self) -> str:
@@ -96,7 +101,8 @@ class OidcProvider:
 
     def discovery(self) -> dict[str, Any]:
         """``/.well-known/openid-configuration``."""
-        with urllib.request.urlopen(self.issuer + "/.well-known/openid-configuration", timeout=10) as resp:
+        url = self.issuer + "/.well-known/openid-configuration"
+        with urllib.request.urlopen(url, timeout=10, context=self._context()) as resp:
             document: dict[str, Any] = json.loads(resp.read())
             return document
 
@@ -126,9 +132,13 @@ def start_oidc_provider(
     client_id: str = "regauth-test-client",
     account: str = "oidc-user",
     device_code_ttl: int = 600,
+    tls: tuple[Path, Path, Path] | None = None,
     timeout: float = 20.0,
 ) -> OidcProvider:
-    """Start ``node oidc_provider.mjs`` from ``prefix`` (see :func:`install_oidc_provider`)."""
+    """Start ``node oidc_provider.mjs`` from ``prefix`` (see :func:`install_oidc_provider`).
+
+    ``tls``: (certificate, key, CA) paths for an HTTPS provider; plain HTTP otherwise.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / f"oidc-{secrets.token_hex(4)}.json"
     settings = {
@@ -137,6 +147,8 @@ def start_oidc_provider(
         "account": account,
         "device_code_ttl": device_code_ttl,
         "cookie_key": secrets.token_hex(16),
+        "tls_cert": None if tls is None else str(tls[0]),
+        "tls_key": None if tls is None else str(tls[1]),
     }
     fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -162,7 +174,9 @@ def start_oidc_provider(
         proc.wait()
         raise RuntimeError(f"oidc-provider did not start (rc={proc.returncode})")
     port = int(line[0].split()[1])
-    return OidcProvider(f"http://127.0.0.1:{port}", client_id, account, proc)
+    scheme = "http" if tls is None else "https"
+    cafile = None if tls is None else str(tls[2])
+    return OidcProvider(f"{scheme}://127.0.0.1:{port}", client_id, account, proc, cafile)
 
 
 class _FormFields(html.parser.HTMLParser):
@@ -179,10 +193,12 @@ class _FormFields(html.parser.HTMLParser):
                 self.fields[str(named["name"])] = named.get("value") or ""
 
 
-def _browser() -> urllib.request.OpenerDirector:
+def _browser(cafile: str | None) -> urllib.request.OpenerDirector:
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     return urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
         urllib.request.HTTPRedirectHandler(),
+        urllib.request.HTTPSHandler(context=context),
     )
 
 
@@ -193,9 +209,9 @@ def _xsrf(page: bytes) -> str:
     return xsrf
 
 
-def _submit(verification_uri: str, user_code: str, decision: str) -> str:
+def _submit(verification_uri: str, user_code: str, decision: str, cafile: str | None) -> str:
     """Open the verification page, enter ``user_code``, press the ``decision`` button; final page."""
-    browser = _browser()
+    browser = _browser(cafile)
     with browser.open(verification_uri, timeout=10) as resp:
         xsrf = _xsrf(resp.read())
     page = b""
@@ -207,14 +223,14 @@ def _submit(verification_uri: str, user_code: str, decision: str) -> str:
     return page.decode("utf-8", "replace")
 
 
-def approve(verification_uri: str, user_code: str) -> str:
+def approve(verification_uri: str, user_code: str, cafile: str | None = None) -> str:
     """Confirm ``user_code`` on the provider's pages (signs in the provider's account); final page."""
-    page = _submit(verification_uri, user_code, "confirm")
+    page = _submit(verification_uri, user_code, "confirm", cafile)
     if "Sign-in Success" not in page:
         raise AssertionError("the provider did not confirm the device")
     return page
 
 
-def deny(verification_uri: str, user_code: str) -> str:
+def deny(verification_uri: str, user_code: str, cafile: str | None = None) -> str:
     """Press the provider's abort button for ``user_code``; final page."""
-    return _submit(verification_uri, user_code, "abort")
+    return _submit(verification_uri, user_code, "abort", cafile)

@@ -2,7 +2,7 @@
 //
 // Usage: node oidc_provider.mjs CONFIG.json   (prints "LISTENING <port>" once it accepts requests)
 // CONFIG: {"port": 0, "client_id": "...", "account": "...", "device_code_ttl": 600,
-//          "cookie_key": "..."}
+//          "cookie_key": "...", "tls_cert": null, "tls_key": null}   (PEM paths: HTTPS)
 //
 // The device flow is enabled for one public client (no client secret) that may use the device
 // code and refresh token grants; offline_access yields refresh tokens.  The verification pages
@@ -11,15 +11,19 @@
 // device asked for.  This is test scaffolding, never part of regauth.
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 
-const server = http.createServer();
+const tls = Boolean(config.tls_cert);
+const server = tls
+  ? https.createServer({ cert: fs.readFileSync(config.tls_cert), key: fs.readFileSync(config.tls_key) })
+  : http.createServer();
 server.listen(config.port || 0, '127.0.0.1', () => {
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
     clients: [{
       client_id: config.client_id,

@@ -69,6 +69,7 @@ class TokenServerConfig:
     # becomes the user (tests/support/oidc.py).
     oidc_token_endpoint: str | None = None
     oidc_client_id: str = ""
+    oidc_cafile: str | None = None  # the provider's CA when it speaks HTTPS with a test certificate
 
     def to_json(self) -> str:
         """Serialise (contains passwords: write it to a 0600 file, never to argv)."""
@@ -242,8 +243,11 @@ class _TokenService:
                 "client_id": self.config.oidc_client_id,
             }
         ).encode()
+        context = ssl.create_default_context(cafile=self.config.oidc_cafile)
         try:
-            with urllib.request.urlopen(self.config.oidc_token_endpoint, data=form, timeout=10) as resp:
+            with urllib.request.urlopen(
+                self.config.oidc_token_endpoint, data=form, timeout=10, context=context
+            ) as resp:
                 answer = json.loads(resp.read())
         except (urllib.error.URLError, ValueError):
             return None
