@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from regauth.api.export import kubernetes_secret
+from regauth.api.hubtokens import REVOKE_FAILED
 from regauth.api.inventory import collect_credentials, list_logins, logout_all, status
 from regauth.api.logout import logout
 from regauth.api.lookup import get_credentials
@@ -311,7 +312,7 @@ def test_logout_erases_all_three_and_warns_when_revoke_fails(
         seed_helper(config, helper, cred_helpers=store == "credHelpers")
     outcome = logout()
     assert outcome.ok
-    assert len(outcome.warnings) == 1 and outcome.warnings[0].startswith("revoking token: ")
+    assert len(outcome.warnings) == 1 and outcome.warnings[0].startswith(f"{REVOKE_FAILED}: ")
     assert_no_secret(repr(outcome))
     assert list(read_config(config)["auths"]) == [OTHER]
     if store != "file":
@@ -323,7 +324,7 @@ def test_logout_cli_exits_0_with_a_warning(isolated_env: Any, no_network: None) 
     run = regauth("logout", "docker.io")
     assert run.code == 0
     assert run.out == f"Removing login credentials for {HUB_KEY}\n"
-    assert run.err.startswith("WARNING: revoking token: ") and run.err.count("\n") == 1
+    assert run.err.startswith(f"WARNING: {REVOKE_FAILED}: ") and run.err.count("\n") == 1
     assert_no_secret(run.out + run.err)
 
 
@@ -363,7 +364,7 @@ def test_logout_all_removes_the_tokens_without_listing_them(
     assert run.code == 0, run.err
     assert "access-token" not in run.out and "refresh-token" not in run.out
     assert f"Removing login credentials for {HUB_KEY}" in run.out
-    assert run.err.startswith("WARNING: revoking token: ")
+    assert run.err.startswith(f"WARNING: {REVOKE_FAILED}: ")
     assert read_config(config).get("auths") == {}
     if store == "helper":
         assert json.loads(helper.read_text()) == {}
@@ -378,3 +379,133 @@ def test_expiry_in_the_past_still_validates_the_pat(isolated_env: Any, no_networ
     hub = status(["docker.io"], timeout=5)[0]
     assert hub.result == "unreachable" and hub.login.expires_at is not None
     assert collect_credentials()[HUB_KEY].expires_at is None
+
+
+# ------------------------------------------------------------------------------ revoke at the stand-in
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The tenant stand-in under login.docker.com etc., in a private namespace (tests/support/netns.py)."""
+    from tests.support.hubstandin import HubNamespace, HubScript
+    from tests.support.netns import available
+    from tests.support.require import require
+
+    ok, why = available()
+    require(ok, why)
+    stand_in = HubNamespace(tmp_path_factory.mktemp("hub-tokens"), HubScript())
+    stand_in.start()
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()
+
+
+def _client_env(tmp_path: Path, name: str, path: str) -> tuple[dict[str, str], Path]:
+    home = tmp_path / name / "home"
+    config = tmp_path / name / "docker"
+    for directory in (home, config):
+        directory.mkdir(parents=True)
+    env = {
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(config),
+        "PATH": path,
+        "LANG": "C.UTF-8",
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+    }
+    return env, config
+
+
+def _logout(hub: Any, client: str, tmp_path: Path, docker_only_path: str) -> tuple[Any, Path]:
+    env, config = _client_env(tmp_path, client, docker_only_path)
+    seed_file(config)
+    ours = [sys.executable, "-m", "regauth"]
+    argv = [os.path.join(docker_only_path, "docker")] if client == "docker" else ours
+    return hub.run([*argv, "logout"], env=env, timeout=60), config
+
+
+def _exchange(hub: Any) -> list[tuple[Any, ...]]:
+    return [(r["method"], r["host"], r["path"], r["form"], r["content_type"]) for r in hub.requests()]
+
+
+@pytest.mark.real
+def test_logout_revokes_with_dockers_form_fields_like_docker(
+    hub: Any, tmp_path: Path, docker_only_path: str
+) -> None:
+    """Differential: Docker 28 and regauth log out of the same seeded web login."""
+    from tests.support.hubstandin import HubScript, fingerprint
+
+    seen: dict[str, Any] = {}
+    for client in ("docker", "regauth"):
+        hub.restart(HubScript())
+        done, config = _logout(hub, client, tmp_path, docker_only_path)
+        seen[client] = (done, _exchange(hub), read_config(config), hub.requests())
+    revoke = [
+        ("POST", "login.docker.com", "/oauth/revoke", {"client_id": CLIENT_ID, "token": fingerprint(REFRESH)},
+         "application/x-www-form-urlencoded")
+    ]
+    for client, (done, exchange, cfg, _) in seen.items():
+        assert done.returncode == 0, (client, done.stderr[-300:])
+        assert done.stdout.decode() == f"Removing login credentials for {HUB_KEY}\n", client
+        assert exchange == revoke, client  # exactly one request, exactly Docker's form fields
+        assert list(cfg["auths"]) == [OTHER], client
+    assert seen["regauth"][2] == seen["docker"][2]  # the same file left behind
+    assert_no_secret((seen["regauth"][0].stdout + seen["regauth"][0].stderr).decode())
+    # the one differential row: each client names itself in User-Agent
+    agents = {client: requests[0]["user_agent"] for client, (*_, requests) in seen.items()}
+    assert agents["docker"].startswith("docker-cli:28") and agents["regauth"].startswith("regauth/")
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("failure", ["500", "down"])
+def test_revoke_failure_after_the_erase_warns_and_exits_0(
+    failure: str, hub: Any, tmp_path: Path, docker_only_path: str
+) -> None:
+    """Both clients: the three entries are gone, a WARNING line, exit 0."""
+    from tests.support.hubstandin import HubScript
+
+    outcomes: dict[str, tuple[Any, dict[str, Any], int]] = {}
+    for client in ("docker", "regauth"):
+        hub.restart(HubScript(revoke_status=500))
+        if failure == "down":
+            hub._stop_server()  # nothing listens on login.docker.com:443 any more
+        done, config = _logout(hub, client, tmp_path, docker_only_path)
+        requests = len(hub.requests()) if failure == "500" else 0
+        outcomes[client] = (done, read_config(config), requests)
+    hub.restart(HubScript())
+    for client, (done, cfg, requests) in outcomes.items():
+        err = done.stderr.decode()
+        assert done.returncode == 0, (client, err[-300:])
+        assert list(cfg["auths"]) == [OTHER], client
+        warned = [line for line in err.splitlines() if line.startswith(f"WARNING: {REVOKE_FAILED}: ")]
+        assert len(warned) == 1, (client, err)
+        assert requests == (1 if failure == "500" else 0), client
+    err = outcomes["regauth"][0].stderr.decode()
+    assert err.count("\n") == 1 and err.startswith(f"WARNING: {REVOKE_FAILED}: ")
+    assert_no_secret(err)
+
+
+@pytest.mark.real
+def test_status_sends_only_the_pat_to_the_registry(hub: Any, tmp_path: Path, docker_only_path: str) -> None:
+    from tests.support.hubstandin import HubScript
+
+    hub.restart(HubScript(passwords={USER: PAT}))
+    env, config = _client_env(tmp_path, "status", docker_only_path)
+    seed_file(config, {k: v for k, v in web_entries().items()})
+    cfg = read_config(config)
+    del cfg["auths"][OTHER]
+    (config / "config.json").write_text(json.dumps(cfg))
+    done = hub.run([sys.executable, "-m", "regauth", "status", "--format", "json"], env=env, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()[-300:]
+    rows = json.loads(done.stdout)
+    assert [(r["server"], r["auth"], r["result"], r["expires_at"]) for r in rows] == [
+        (HUB_KEY, AUTH_WEB_LOGIN, "valid", "2031-05-04T03:02:01Z")
+    ]
+    logins = [(r["host"], r["path"], r["auth"]) for r in hub.requests() if r["auth"] is not None]
+    assert logins == [
+        ("auth.docker.io", "/token", f"basic {USER}"),
+        ("registry-1.docker.io", "/v2/", "bearer"),
+    ]
+    hub.restart(HubScript())

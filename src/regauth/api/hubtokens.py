@@ -8,6 +8,7 @@ the tenant the way Docker does (docs/hub-web-login.md, "Logout").
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,14 @@ from regauth.registry.hubtokens import (
 from regauth.stores.base import Store
 from regauth.stores.resolve import choose_store, open_store
 
+#: Docker 28's warning when the tenant refuses the revoke after the erase (docs/hub-web-login.md).
+REVOKE_FAILED = (
+    "credentials erased successfully, but there was a failure to revoke the OAuth refresh token "
+    "with the tenant"
+)
+
 __all__ = [
+    "REVOKE_FAILED",
     "ErasedTokens",
     "access_expiry",
     "erase_web_tokens",
@@ -113,7 +121,7 @@ def revoke(refresh: RefreshToken, *, timeout: float = 15.0) -> None:
     """Revoke ``refresh`` at Docker's tenant (``POST /oauth/revoke``; TLS always verified).
 
     Raises RegauthError (one line, never the token) when the tenant cannot be reached or does
-    not answer 200, as Docker's ``failed to revoke token``.
+    not answer 200 (with the answer's ``error_description`` when it has one, as Docker shows it).
     """
     from regauth.transport.session import Endpoint, TransportOptions, open_session, send
 
@@ -122,16 +130,28 @@ def revoke(refresh: RefreshToken, *, timeout: float = 15.0) -> None:
     with open_session(Endpoint(request.url, True, "login.docker.com"), options) as session:
         response = send(session, request)
     if response.status != 200:
-        raise RegauthError(f"failed to revoke token: {request.url} answered {response.status}")
+        why = f"{request.url} answered {response.status}"
+        described = _description(response.body)
+        raise RegauthError(f"{why}: {described}" if described else why)
+
+
+def _description(body: bytes) -> str:
+    """An OAuth error answer's ``error_description`` (RFC 6749 section 5.2), cut to one short line."""
+    try:
+        answer = json.loads(body[:4096])
+    except ValueError:  # not JSON (or cut short): the status says enough
+        return ""
+    text = answer.get("error_description") if isinstance(answer, dict) else None
+    return " ".join(text.split())[:200] if isinstance(text, str) else ""
 
 
 def revoke_erased(tokens: ErasedTokens, *, timeout: float = 15.0) -> tuple[str, ...]:
-    """Revoke the erased refresh token the CLI stored itself; a failure is returned as a warning
-    (``revoking token: why``), since the erase already succeeded, as Docker's logout carries on."""
+    """Revoke the erased refresh token the CLI stored itself; a failure is returned as a warning in
+    Docker's words, since the erase already succeeded and Docker's logout carries on."""
     if tokens.refresh is None:
         return ()
     try:
         revoke(tokens.refresh, timeout=timeout)
     except RegauthError as exc:
-        return (f"revoking token: {exc}",)
+        return (f"{REVOKE_FAILED}: {exc}",)
     return ()
