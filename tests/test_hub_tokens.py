@@ -509,3 +509,46 @@ def test_status_sends_only_the_pat_to_the_registry(hub: Any, tmp_path: Path, doc
         ("registry-1.docker.io", "/v2/", "bearer"),
     ]
     hub.restart(HubScript())
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("case", ["credsStore", "credHelpers", "refresh without client id"])
+def test_logout_differential_rows(case: str, hub: Any, tmp_path: Path, docker_only_path: str) -> None:
+    """Docker 28 and regauth against the same stand-in: helper-held web logins end the same (one revoke,
+    the helper emptied, the same config.json); a refresh token without ``..CLIENT_ID`` is revoked by
+    neither, and Docker leaves both token entries behind where regauth erases them (the issue's rule)."""
+    from tests.support.hubstandin import HubScript
+
+    helper_dir = tmp_path / "helper-bin"
+    helper_dir.mkdir()
+    script = helper_dir / "docker-credential-jsonstore"
+    script.write_text(HELPER.format(python=sys.executable))
+    script.chmod(0o755)
+    ends: dict[str, tuple[Any, dict[str, Any], list[Any], list[str]]] = {}
+    for client in ("docker", "regauth"):
+        env, config = _client_env(tmp_path, client, f"{helper_dir}{os.pathsep}{docker_only_path}")
+        store = tmp_path / client / "store.json"
+        env["JSONSTORE"] = str(store)
+        if case == "refresh without client id":
+            seed_file(config, web_entries(refresh=REFRESH))
+        else:
+            seed_helper(config, store, cred_helpers=case == "credHelpers")
+        hub.restart(HubScript())
+        ours = [sys.executable, "-m", "regauth"]
+        argv = [os.path.join(docker_only_path, "docker")] if client == "docker" else ours
+        done = hub.run([*argv, "logout"], env=env, timeout=60)
+        assert done.returncode == 0 and done.stderr == b"", (client, done.stderr[-300:])
+        ends[client] = (done, read_config(config), _exchange(hub), helper_calls(store))
+    (_, docker_cfg, docker_requests, docker_calls), (_, our_cfg, our_requests, our_calls) = ends.values()
+    if case == "refresh without client id":
+        assert docker_requests == our_requests == []
+        assert sorted(docker_cfg["auths"]) == sorted([ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY, OTHER])
+        assert list(our_cfg["auths"]) == [OTHER]
+        return
+    assert our_requests == docker_requests and len(our_requests) == 1
+    assert our_cfg == docker_cfg and list(our_cfg["auths"]) == [OTHER]
+    for calls in (docker_calls, our_calls):  # the refresh token read once, first; both tokens erased
+        assert [c for c in calls if c.startswith("get ")] == [f"get {REFRESH_TOKEN_KEY}"] == calls[:1]
+        assert {f"erase {ACCESS_TOKEN_KEY}", f"erase {REFRESH_TOKEN_KEY}", f"erase {HUB_KEY}"} <= set(calls)
+    for client in ends:
+        assert json.loads((tmp_path / client / "store.json").read_text()) == {}
