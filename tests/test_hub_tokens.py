@@ -415,6 +415,8 @@ def _client_env(tmp_path: Path, name: str, path: str) -> tuple[dict[str, str], P
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_RUNTIME_DIR": str(home / "run"),
     }
+    if "PYTHONPATH" in os.environ:  # the regauth under test, when it is not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return env, config
 
 
