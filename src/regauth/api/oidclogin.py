@@ -12,23 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from regauth.api.login import LoginOutcome, login, transport_options
+from regauth.api.weblogin import poll_tokens
 from regauth.errors import ProtocolError, RegauthError
 from regauth.registry.address import normalise
-from regauth.registry.device import (
-    DeviceClient,
-    TokenSet,
-    Wait,
-    device_code_flow,
-    poll_flow,
-    unverified_claims,
-)
-from regauth.registry.messages import HttpRequest, HttpResponse
+from regauth.registry.device import DeviceClient, device_code_flow, unverified_claims
 from regauth.registry.oidc import check_url, discovery_request, parse_discovery
-from regauth.transport.session import Endpoint, Session, is_loopback_host, open_session, run_flow, send
+from regauth.transport.session import Endpoint, is_loopback_host, open_session, run_flow, send
 
 __all__ = ["DEFAULT_SCOPES", "DeviceCodeShown", "oidc_login"]
 
@@ -58,27 +51,6 @@ def _username(id_token: str, fallback: str) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return fallback
-
-
-def _poll(
-    session: Session,
-    flow: Generator[HttpRequest | Wait, HttpResponse | None, TokenSet],
-    sleep: Callable[[float], None],
-) -> TokenSet:
-    """Drive the polling flow: sleep on :class:`Wait`, send the token requests."""
-    try:
-        step = next(flow)
-        while True:
-            if isinstance(step, Wait):
-                sleep(step.seconds)
-                step = flow.send(None)
-            else:
-                step = flow.send(send(session, step))
-    except StopIteration as stop:
-        tokens: TokenSet = stop.value
-        return tokens
-    finally:
-        flow.close()
 
 
 def oidc_login(
@@ -126,7 +98,7 @@ def oidc_login(
                 authorization.verification_uri_complete,
             )
         )
-        tokens = _poll(session, poll_flow(client, authorization), sleep or time.sleep)
+        tokens = poll_tokens(session, client, authorization, sleep or time.sleep)
     if not tokens.refresh_token:
         raise RegauthError(
             f"{issuer} issued no refresh token: the registry needs one (request the offline_access scope)"

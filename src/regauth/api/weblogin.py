@@ -50,7 +50,7 @@ from regauth.stores.resolve import StoreChoice, choose_store, detect_default_sto
 if TYPE_CHECKING:
     from regauth.transport.session import Session
 
-__all__ = ["PAT_URL", "WebCode", "WebLoginUnavailable", "web_login"]
+__all__ = ["PAT_URL", "WebCode", "WebLoginUnavailable", "poll_tokens", "web_login"]
 
 PathLike = str | os.PathLike[str]
 PAT_URL = "https://hub.docker.com/v2/access-tokens/desktop-generate"
@@ -100,9 +100,10 @@ def _start(session: Session, client: DeviceClient) -> DeviceAuthorization:
         raise WebLoginUnavailable(str(exc)) from None
 
 
-def _poll(
+def poll_tokens(
     session: Session, client: DeviceClient, authorization: DeviceAuthorization, sleep: Callable[[float], None]
 ) -> TokenSet:
+    """Poll ``client``'s token endpoint over ``session`` until the person decides (any provider)."""
     from regauth.transport.session import send
 
     flow = poll_flow(client, authorization)
@@ -214,7 +215,7 @@ def web_login(
         authorization = _start(session, client)
         complete = authorization.verification_uri_complete or authorization.verification_uri
         show(WebCode(authorization.user_code, complete.split("?", 1)[0], complete))
-        tokens = _poll(session, client, authorization, sleep)
+        tokens = poll_tokens(session, client, authorization, sleep)
         username = jwt_username(tokens.access_token)
         if not username:
             raise ProtocolError("the access token names no Docker Hub user")
