@@ -185,7 +185,7 @@ def test_refusals_store_nothing(
     env, config = _env(tmp_path, docker_only_path, "ours")
     code, out = _login(hub, [*_regauth(), "login"], env)
     assert code == 1, out
-    assert words in out.splitlines()[-1], out
+    assert words in _last_line(out), out
     assert _entries(config) == {}
     assert "/v2/access-tokens/desktop-generate" not in [r["path"] for r in hub.requests()]
 
@@ -283,6 +283,11 @@ def _comparable(requests: list[dict[str, Any]]) -> list[tuple[str, str, str, dic
 DIFFERENTIAL = {
     "success": (HubScript(username="carol", token=["pending", "success"]), ()),
     "denied": (HubScript(token=["access_denied"]), ()),
+    "expired": (HubScript(token=["pending", "expired_token"]), ()),
+    "token-garbage": (HubScript(token=["garbage"]), ()),
+    "token-500": (HubScript(token=["500"]), ()),
+    "timeout": (HubScript(token=["pending"], expires_in=3), ()),
+    "slow-down": (HubScript(token=["pending", "slow_down", "success"]), ()),
     "pat-refused": (HubScript(accept_pat=False), ()),
     "hub-500": (HubScript(pat_status=500), ()),
     "tenant-down": (
@@ -292,23 +297,61 @@ DIFFERENTIAL = {
 }
 
 
+def _last_line(out: str) -> str:
+    return [line for line in out.splitlines() if line.strip()][-1]
+
+
 @pytest.mark.parametrize("case", list(DIFFERENTIAL))
 def test_same_exchange_and_entries_as_docker(
     hub: HubNamespace, tmp_path: Path, docker_only_path: str, case: str
 ) -> None:
+    """Same script, same requests (method, host, path, form, query) and entries, except where
+    regauth differs on purpose: slow_down is honoured (Docker 28 gives up on it), and a failure
+    after the tokens were stored leaves nothing behind (Docker keeps both tokens)."""
     script, typed = DIFFERENTIAL[case]
     results = {}
     for name, argv in (("docker", ["docker", "login"]), ("regauth", [*_regauth(), "login"])):
         hub.restart(script)
         env, config = _env(tmp_path, docker_only_path, name)
         code, out = _login(hub, argv, env, typed)
-        results[name] = (code, out, _comparable(hub.requests()), _shape(config))
-    d_code, d_out, d_requests, d_shape = results["docker"]
-    r_code, r_out, r_requests, r_shape = results["regauth"]
-    assert r_requests == d_requests
-    assert (r_code == 0) == (d_code == 0), (d_out, r_out)
+        results[name] = (code, _last_line(out), _comparable(hub.requests()), _shape(config))
+    d_code, d_last, d_requests, d_shape = results["docker"]
+    r_code, r_last, r_requests, r_shape = results["regauth"]
+    if case == "slow-down":
+        # Docker stops at slow_down ("failed waiting for authentication: You are polling faster
+        # than allowed."); regauth waits 5 seconds more and logs in (RFC 8628 section 3.5).
+        assert d_code == 1 and d_last.startswith("failed waiting for authentication:")
+        assert r_code == 0 and r_requests[: len(d_requests)] == d_requests
+        assert d_shape == {} and set(r_shape) == {HUB, *TOKEN_KEYS}
+        return
+    if case != "timeout":  # when the lifetime runs out depends on each client's clock
+        assert r_requests == d_requests
+    assert (r_code == 0) == (d_code == 0), (d_last, r_last)
+    if case in ("denied", "expired", "token-garbage", "token-500", "timeout"):
+        prefix = "failed waiting for authentication:"
+        assert d_last.startswith(prefix) and r_last.startswith(prefix), (d_last, r_last)
+    if case in ("denied", "expired", "timeout"):
+        assert r_last.endswith(d_last.rpartition(": ")[2]), (d_last, r_last)  # the tenant's words
+    if case == "hub-500":
+        assert r_last == d_last == "unexpected response from Hub: 500 Internal Server Error"
     if case in ("pat-refused", "hub-500"):
         # Docker keeps the two tokens after the PAT failed; regauth leaves nothing behind.
         assert set(d_shape) == set(TOKEN_KEYS) and r_shape == {}
     else:
         assert r_shape == d_shape
+
+
+def test_ctrl_c_like_docker(hub: HubNamespace, tmp_path: Path, docker_only_path: str) -> None:
+    """Both say ``login canceled`` and store nothing; Docker exits 1, regauth 130 (its exit code
+    for an interrupt)."""
+    codes = {}
+    for name, argv in (("docker", ["docker", "login"]), ("regauth", [*_regauth(), "login"])):
+        hub.restart(HubScript(token=["pending"]))
+        env, config = _env(tmp_path, docker_only_path, name)
+        proc = hub.spawn(argv, env=env)
+        proc.expect("Waiting for authentication", 30)
+        proc.signal(signal.SIGINT)
+        codes[name], out = proc.wait(30)
+        assert _last_line(_ANSI.sub("", out)) == "login canceled"
+        assert _entries(config) == {}
+    assert codes == {"docker": 1, "regauth": 130}

@@ -25,7 +25,7 @@ from regauth._version import __version__
 from regauth.api.login import LoginOutcome, login
 from regauth.config.file import ConfigFile, check, config_path, update_config
 from regauth.credentials import Credentials
-from regauth.errors import ProtocolError, RegauthError, StoreError
+from regauth.errors import AuthError, ProtocolError, RegauthError, StoreError
 from regauth.registry.address import HUB_KEY
 from regauth.registry.device import (
     DeviceAuthorization,
@@ -44,6 +44,7 @@ from regauth.registry.hubtokens import (
     refresh_secret,
 )
 from regauth.registry.messages import HttpRequest
+from regauth.registry.token import status_line
 from regauth.stores.file import file_entry, marker_entry
 from regauth.stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
 
@@ -56,6 +57,7 @@ PathLike = str | os.PathLike[str]
 PAT_URL = "https://hub.docker.com/v2/access-tokens/desktop-generate"
 AUDIENCE = "https://hub.docker.com"
 SCOPE = "openid offline_access"
+_WAITING = "failed waiting for authentication"
 _GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i686": "386"}
 
 
@@ -129,7 +131,7 @@ def _personal_access_token(session: Session, access_token: str) -> str:
     headers = (("Authorization", f"Bearer {access_token}"), ("Content-Type", "application/json"))
     response = send(session, HttpRequest("POST", PAT_URL, headers, b""))
     if response.status != 201:
-        raise ProtocolError(f"unexpected response from Hub: {response.status}")
+        raise ProtocolError(f"unexpected response from Hub: {status_line(response)}")
     try:
         token = json.loads(response.body)["data"]["token"]
     except (ValueError, UnicodeDecodeError, KeyError, TypeError):
@@ -215,7 +217,12 @@ def web_login(
         authorization = _start(session, client)
         complete = authorization.verification_uri_complete or authorization.verification_uri
         show(WebCode(authorization.user_code, complete.split("?", 1)[0], complete))
-        tokens = poll_tokens(session, client, authorization, sleep)
+        try:
+            tokens = poll_tokens(session, client, authorization, sleep)
+        except AuthError as exc:  # Docker's words: "failed waiting for authentication: WHY"
+            raise AuthError(f"{_WAITING}: {exc}", exc.status, exc.errors) from None
+        except ProtocolError as exc:
+            raise ProtocolError(f"{_WAITING}: {exc}") from None
         username = jwt_username(tokens.access_token)
         if not username:
             raise ProtocolError("the access token names no Docker Hub user")
