@@ -371,6 +371,23 @@ def test_logout_all_removes_the_tokens_without_listing_them(
     assert logout_all().removed == ()
 
 
+def test_logout_all_erases_tokens_the_helper_lists_without_markers(
+    isolated_env: Any, helper: Path, no_network: None
+) -> None:
+    """Tokens a credsStore helper holds with no ``auths`` marker still go (and the refresh token is
+    still revoked): ``logout --all`` asks the helper's list anyway."""
+    config = isolated_env.docker_config
+    seed_helper(config, helper)
+    cfg = read_config(config)
+    for key in (ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY):
+        del cfg["auths"][key]
+    (config / "config.json").write_text(json.dumps(cfg))
+    outcome = logout_all()
+    assert outcome.ok and json.loads(helper.read_text()) == {}
+    assert len(outcome.warnings) == 1 and outcome.warnings[0].startswith(f"{REVOKE_FAILED}: ")
+    assert not any("token" in line for line in outcome.removed)
+
+
 def test_expiry_in_the_past_still_validates_the_pat(isolated_env: Any, no_network: None) -> None:
     """The access token's expiry is shown; the PAT it came with does not expire with it."""
     entries = web_entries()

@@ -9,6 +9,7 @@ the tenant the way Docker does (docs/hub-web-login.md, "Logout").
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,30 +80,30 @@ def access_expiry(cfg: ConfigFile, path: str) -> datetime | None:
     return jwt_expiry(creds.password) if creds is not None else None
 
 
-def erase_web_tokens(cfg: ConfigFile, path: str) -> ErasedTokens:
+def erase_web_tokens(cfg: ConfigFile, path: str, listed: Collection[str] = ()) -> ErasedTokens:
     """Read the refresh token, then erase both token keys from the Hub's store and ``cfg``'s auths.
 
     ``cfg`` is changed in memory (the caller saves it); a helper store is asked only when
-    ``auths`` names a token key, so a logout without a web login runs no extra helper call.
-    A marker stays when its erase failed: the secret is still in the helper.
+    ``auths`` names a token key, or ``listed`` (what the Hub's helper listed, when the caller asked
+    it) does, so a logout without a web login runs no extra helper call.  A marker stays when its
+    erase failed: the secret is still in the helper.
     """
-    if not has_web_tokens(cfg):
+    held = [key for key in (ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY) if key in cfg.auths() or key in listed]
+    if not held:
         return ErasedTokens()
     name, store = token_store(cfg, path)
     removed: list[str] = []
     errors: list[str] = []
     refresh: RefreshToken | None = None
     edited = False
-    if REFRESH_TOKEN_KEY in cfg.auths():
+    if REFRESH_TOKEN_KEY in held:
         try:
             stored = store.get(REFRESH_TOKEN_KEY)
         except StoreError as exc:
             errors.append(f"{REFRESH_TOKEN_KEY}: {exc}")
             return ErasedTokens(errors=tuple(errors))  # erase nothing that cannot be revoked
         refresh = parse_refresh(stored.password) if stored is not None else None
-    for key in (ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY):
-        if key not in cfg.auths():
-            continue
+    for key in held:
         if name != "file":
             try:
                 if store.erase(key):
@@ -110,10 +111,11 @@ def erase_web_tokens(cfg: ConfigFile, path: str) -> ErasedTokens:
             except StoreError as exc:
                 errors.append(f"{key}: {exc}")
                 continue
-        elif cfg.auths()[key]:
+        elif cfg.auths().get(key):
             removed.append(f"file: {key}")
-        cfg.remove_auth(key)
-        edited = True
+        if key in cfg.auths():
+            cfg.remove_auth(key)
+            edited = True
     return ErasedTokens(tuple(removed), tuple(errors), refresh if not errors else None, edited)
 
 

@@ -320,19 +320,20 @@ def _logout_config(path: str, removed: list[str], errors: list[str], warnings: l
     def change(cfg: ConfigFile) -> bool:  # may run again after a concurrent write: starts afresh
         done.clear()
         failed.clear()
-        web[:] = [erase_web_tokens(cfg, path)]
-        failed.extend(web[0].errors)
-        changed = web[0].edited
         keys = [k for k in cfg.auths() if k not in HUB_TOKEN_KEYS]
         keys.extend(k for k in cfg.cred_helpers() if k not in keys)
         default = cfg.creds_store()
+        names: dict[str, str] = {}
         if default:
             try:
                 names = open_store(StoreChoice(default, "credsStore"), path).list()
             except StoreError as exc:
                 failed.append(f"{default}: {exc}")
-                names = {}
             keys.extend(k for k in sorted(names) if k not in keys and k not in HUB_TOKEN_KEYS)
+        held = names if choose_store(cfg, HUB_KEY).helper == default else {}
+        web[:] = [erase_web_tokens(cfg, path, held)]
+        failed.extend(web[0].errors)
+        changed = web[0].edited
         for key in keys:
             choice = choose_store(cfg, key)
             erased = False
