@@ -14,6 +14,7 @@ import itertools
 import re
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,7 @@ def test_pat_failure_leaves_nothing(
     assert code == 1, out
     assert words in out
     assert _entries(config) == {}
+    assert not (config / "config.json").exists()  # the login made it: it goes too
 
 
 def test_ctrl_c_while_waiting_leaves_nothing(
@@ -243,6 +245,42 @@ def test_ctrl_c_while_waiting_leaves_nothing(
     assert code != 0
     assert "login canceled" in out
     assert _entries(config) == {}
+
+
+def test_ctrl_c_after_the_tokens_were_stored_leaves_nothing(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str
+) -> None:
+    """Interrupted while Hub mints the PAT: the two tokens already stored are erased again."""
+    hub.restart(HubScript(pat_delay=20))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    proc = hub.spawn([*_regauth(), "login"], env=env)
+    deadline = time.monotonic() + 30
+    while ACCESS not in read_config(config).get("auths", {}):
+        assert time.monotonic() < deadline and proc.proc.poll() is None, proc.output
+        time.sleep(0.05)
+    proc.signal(signal.SIGINT)
+    code, out = proc.wait(30)
+    assert code == 130, out
+    assert "login canceled" in out
+    assert _entries(config) == {}
+    assert not (config / "config.json").exists()
+
+
+def test_tenant_unreachable_falls_back_like_docker(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str
+) -> None:
+    """Nothing listens at login.docker.com: both clients say so and show the Username prompt."""
+    hub.stop_server()
+    for name, argv in (("docker", ["docker", "login"]), ("regauth", [*_regauth(), "login"])):
+        env, config = _env(tmp_path, docker_only_path, name)
+        proc = hub.spawn(argv, env=env)
+        proc.expect("Username", 30)
+        proc.signal(signal.SIGINT)
+        _, out = proc.wait(30)
+        out = _ANSI.sub("", out)
+        assert "Failed to start web-based login - falling back to command line login..." in out, name
+        assert "WEB-BASED LOGIN" not in out, name
+        assert _entries(config) == {}, name
 
 
 def test_no_terminal_never_starts_it(hub: HubNamespace, tmp_path: Path, docker_only_path: str) -> None:

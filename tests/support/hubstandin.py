@@ -16,6 +16,7 @@ API (for tests)::
         rc, output = proc.wait(timeout=30)
         hub.requests()   # [{"method", "host", "path", "query", "form", "auth", "user_agent", "t"}]
         hub.restart(HubScript(...))  # same namespace, fresh stand-in (log cleared)
+        hub.stop_server()            # nothing listens: connections are refused
 
 ``HubScript`` fields:
 
@@ -26,6 +27,8 @@ API (for tests)::
   access token whose claim ``https://hub.docker.com`` holds ``{"username": username, ...}``, a
   refresh token and an id token), ``"access_denied"`` (403), ``"expired_token"`` (403),
   ``"garbage"`` (200, not JSON) or ``"500"``.  ``refresh_token`` answers a refresh_token grant.
+* ``pat_delay``: seconds ``desktop-generate`` waits before answering (time to interrupt a
+  client that has stored its tokens).
 * ``pat_status``: 201 gives ``{"data": {"token": "dckr_pat_..."}}`` for a known access token;
   any other status is answered as is.
 * ``accept_pat``: whether auth.docker.io accepts ``USER:PAT`` for the PAT it issued.
@@ -110,6 +113,7 @@ class HubScript:
     user_code: str = "ABCD-EFGH"
     access_expires_in: int = 3600
     pat_status: int = 201
+    pat_delay: float = 0.0
     accept_pat: bool = True
     passwords: dict[str, str] = field(default_factory=dict)
     revoke_status: int = 200
@@ -333,6 +337,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     def _desktop_generate(self) -> None:
+        time.sleep(self.state.script.pat_delay)
         kind, _, token = self._auth()
         if kind != "bearer" or token not in self.state.access_tokens:
             self._send(401, {"message": "unauthorized"})
@@ -441,6 +446,10 @@ class HubNamespace:
         self._stop_server()
         self.script = script
         self._start_server()
+
+    def stop_server(self) -> None:
+        """Stop the stand-in (the names then refuse connections) until :meth:`restart`."""
+        self._stop_server()
 
     def _stop_server(self) -> None:
         if self._server is not None:

@@ -171,8 +171,9 @@ def _store_tokens(path: str, entries: list[Credentials], chosen: list[StoreChoic
     update_config(path, change)
 
 
-def _erase_tokens(path: str, choice: StoreChoice) -> None:
-    """Best effort: remove both token keys from ``choice``'s store and from ``auths``."""
+def _erase_tokens(path: str, choice: StoreChoice, created: bool) -> None:
+    """Best effort: remove both token keys from ``choice``'s store and from ``auths``; and
+    config.json itself when this login ``created`` it and it holds nothing else."""
     store = open_store(choice, path) if choice.helper is not None else None
 
     def change(cfg: ConfigFile) -> bool:
@@ -188,6 +189,12 @@ def _erase_tokens(path: str, choice: StoreChoice) -> None:
 
     with contextlib.suppress(RegauthError):  # the login's own error is the one to report
         update_config(path, change)
+    if created:
+        with contextlib.suppress(OSError, ValueError):
+            with open(path, "rb") as fh:
+                left = json.loads(fh.read())
+            if left == {"auths": {}}:
+                os.remove(path)
 
 
 def web_login(
@@ -231,6 +238,7 @@ def web_login(
             secret = refresh_secret(tokens.refresh_token, CLIENT_ID)
             entries.append(Credentials(username=username, password=secret, server=REFRESH_TOKEN_KEY))
         chosen: list[StoreChoice] = []
+        created = not os.path.lexists(path)
         try:
             _store_tokens(path, entries, chosen)
             pat = _personal_access_token(session, tokens.access_token)
@@ -238,5 +246,5 @@ def web_login(
         except BaseException:
             # Docker leaves the tokens behind here; regauth leaves nothing of a failed login.
             if chosen:
-                _erase_tokens(path, chosen[-1])
+                _erase_tokens(path, chosen[-1], created)
             raise
