@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
 import signal
 import sys
@@ -393,3 +394,55 @@ def test_ctrl_c_like_docker(hub: HubNamespace, tmp_path: Path, docker_only_path:
         assert _last_line(_ANSI.sub("", out)) == "login canceled"
         assert _entries(config) == {}
     assert codes == {"docker": 1, "regauth": 130}
+
+
+@pytest.mark.parametrize(
+    ("setting", "case"),
+    [
+        ({"credsStore": "jsonstore"}, "success"),
+        ({"credHelpers": {HUB: "jsonstore"}}, "success"),
+        ({"credsStore": "jsonstore"}, "pat-refused"),
+    ],
+)
+def test_helper_store_like_docker(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str, setting: dict[str, Any], case: str
+) -> None:
+    """The tokens go to the store the Hub key uses, with an ``{}`` marker each in ``auths``; the
+    helper sees the same stores from both clients (docs/hub-web-login.md "Storage keys"), except
+    that regauth erases the tokens again when the PAT is refused."""
+    from tests.test_hub_tokens import HELPER
+
+    bindir = tmp_path / "helper-bin"
+    bindir.mkdir()
+    script = bindir / "docker-credential-jsonstore"
+    script.write_text(HELPER.format(python=sys.executable))
+    script.chmod(0o755)
+    results = {}
+    for name, argv in (("docker", ["docker", "login"]), ("regauth", [*_regauth(), "login"])):
+        hub.restart(HubScript(username="dave", accept_pat=case != "pat-refused"))
+        env, config = _env(tmp_path, f"{bindir}:{docker_only_path}", name)
+        store = tmp_path / name / "jsonstore.json"
+        env["JSONSTORE"] = str(store)
+        (config / "config.json").write_text(json.dumps({"auths": {}, **setting}))
+        code, out = _login(hub, argv, env)
+        assert code == 0 or case != "success", out
+        held = json.loads(store.read_text()) if store.exists() else {}
+        calls = Path(f"{store}.log").read_text().splitlines() if Path(f"{store}.log").exists() else []
+        results[name] = (
+            code,
+            read_config(config),
+            sorted(held),
+            [c for c in calls if c.split(" ")[0] in ("store", "erase")],
+        )
+    d_code, d_config, d_held, d_calls = results["docker"]
+    r_code, r_config, r_held, r_calls = results["regauth"]
+    if case == "success":
+        assert d_code == r_code == 0
+        assert r_config == d_config
+        assert r_held == d_held == sorted([HUB, ACCESS, REFRESH])
+        assert r_calls == d_calls
+    else:
+        assert d_code == r_code == 1
+        assert d_held == sorted(TOKEN_KEYS) and r_held == []  # Docker keeps the tokens
+        assert r_config == {"auths": {}, **setting}
+        assert r_calls == [*d_calls, f"erase {ACCESS}", f"erase {REFRESH}"]
