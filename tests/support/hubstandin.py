@@ -15,6 +15,7 @@ API (for tests)::
         proc.expect("Waiting for authentication")         # output so far, decoded
         rc, output = proc.wait(timeout=30)
         hub.requests()   # [{"method", "host", "path", "query", "form", "auth", "user_agent", "t"}]
+        hub.issued()     # {"access_token": [fingerprint, ...], "refresh_token": [...], "pat": [...]}
         hub.restart(HubScript(...))  # same namespace, fresh stand-in (log cleared)
         hub.stop_server()            # nothing listens: connections are refused
 
@@ -147,6 +148,11 @@ class _State:
     def log(self, record: dict[str, Any]) -> None:
         with self.lock, open(self.config.log, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def issued(self, kind: str, value: str) -> None:
+        """Note a secret handed out (its fingerprint) in the ``.issued`` log beside the request log."""
+        with self.lock, open(self.config.log + ".issued", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"kind": kind, "fingerprint": fingerprint(value)}) + "\n")
 
     def next_token_answer(self) -> str:
         with self.lock:
@@ -324,11 +330,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif answer == "500":
             self._send(500, b"<html>internal error</html>")
         else:
+            access, refresh = self.state.access_token(), "v1." + secrets.token_urlsafe(32)
+            self.state.issued("access_token", access)
+            self.state.issued("refresh_token", refresh)
             self._send(
                 200,
                 {
-                    "access_token": self.state.access_token(),
-                    "refresh_token": "v1." + secrets.token_urlsafe(32),
+                    "access_token": access,
+                    "refresh_token": refresh,
                     "id_token": "eyJhbGciOiJub25lIn0." + _b64url(b'{"sub":"auth0|standin"}') + ".",
                     "scope": "openid offline_access",
                     "expires_in": self.state.script.access_expires_in,
@@ -348,6 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         pat = "dckr_pat_" + secrets.token_urlsafe(20)
         self.state.pats[pat] = self.state.script.username
+        self.state.issued("pat", pat)
         self._send(201, {"data": {"token": pat}})
 
     def _registry_ping(self) -> None:
@@ -430,6 +440,7 @@ class HubNamespace:
 
     def _start_server(self) -> None:
         self.log_path.write_text("", encoding="utf-8")
+        Path(f"{self.log_path}.issued").write_text("", encoding="utf-8")
         config_path = self.directory / "standin.json"
         config = _Config(self.script, str(self.cert), str(self.key), str(self.log_path))
         config_path.write_text(json.dumps(asdict(config)), encoding="utf-8")
@@ -478,6 +489,14 @@ class HubNamespace:
     def spawn(self, argv: list[str], env: dict[str, str], **options: Any) -> Any:
         """Start ``argv`` inside the namespace on a pseudo-terminal (netns.Namespace.spawn)."""
         return self.namespace.spawn(argv, env=self.env(env), **options)
+
+    def issued(self) -> dict[str, list[str]]:
+        """Fingerprints of the secrets handed out, by kind (``access_token``, ``refresh_token``, ``pat``)."""
+        out: dict[str, list[str]] = {}
+        for line in Path(f"{self.log_path}.issued").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            out.setdefault(record["kind"], []).append(record["fingerprint"])
+        return out
 
     def requests(self) -> list[dict[str, Any]]:
         """Every request logged so far, in order."""
