@@ -283,6 +283,33 @@ def test_tenant_unreachable_falls_back_like_docker(
         assert _entries(config) == {}, name
 
 
+@pytest.mark.parametrize("display", [True, False])
+def test_enter_opens_the_browser_where_there_is_a_display(
+    hub: HubNamespace, tmp_path: Path, docker_only_path: str, display: bool
+) -> None:
+    """ENTER opens ``verification_uri_complete`` ($BROWSER here); without a display nothing starts
+    (a terminal browser would take over the terminal), and the login goes on either way."""
+    hub.restart(HubScript(token=["pending", "pending", "success"]))
+    env, config = _env(tmp_path, docker_only_path, "ours")
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.chmod(0o755)
+    env["BROWSER"] = f"{browser} %s"
+    if display:
+        env["DISPLAY"] = ":99"
+    proc = hub.spawn([*_regauth(), "login"], env=env)
+    proc.expect("Waiting for authentication", 30)
+    proc.send(b"\n")
+    code, out = proc.wait(60)
+    assert code == 0, out
+    if display:
+        assert opened.read_text().strip() == "https://login.docker.com/activate?user_code=ABCD-EFGH"
+    else:
+        assert not opened.exists()
+    assert set(_entries(config)) == {HUB, ACCESS, REFRESH}
+
+
 def test_no_terminal_never_starts_it(hub: HubNamespace, tmp_path: Path, docker_only_path: str) -> None:
     hub.restart(HubScript())
     env, _config = _env(tmp_path, docker_only_path, "ours")
