@@ -293,7 +293,7 @@ def test_enter_opens_the_browser_where_there_is_a_display(
     env, config = _env(tmp_path, docker_only_path, "ours")
     opened = tmp_path / "opened"
     browser = tmp_path / "browser"
-    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     browser.chmod(0o755)
     env["BROWSER"] = f"{browser} %s"
     if display:
