@@ -404,18 +404,10 @@ def test_expiry_in_the_past_still_validates_the_pat(isolated_env: Any, no_networ
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The tenant stand-in under login.docker.com etc., in a private namespace (tests/support/netns.py)."""
-    from tests.support.hubstandin import HubNamespace, HubScript
-    from tests.support.netns import available
-    from tests.support.require import require
+    from tests.support.hubstandin import running_stand_in
 
-    ok, why = available()
-    require(ok, why)
-    stand_in = HubNamespace(tmp_path_factory.mktemp("hub-tokens"), HubScript())
-    stand_in.start()
-    try:
+    with running_stand_in(tmp_path_factory.mktemp("hub-tokens")) as stand_in:
         yield stand_in
-    finally:
-        stand_in.stop()
 
 
 def _client_env(tmp_path: Path, name: str, path: str) -> tuple[dict[str, str], Path]:

@@ -23,9 +23,14 @@ from typing import Any
 import pytest
 
 from tests.cliutil import read_config
-from tests.support.hubstandin import CLIENT_ID, HubNamespace, HubScript, fingerprint, jwt_claims
-from tests.support.netns import available
-from tests.support.require import require
+from tests.support.hubstandin import (
+    CLIENT_ID,
+    HubNamespace,
+    HubScript,
+    fingerprint,
+    jwt_claims,
+    running_stand_in,
+)
 
 pytestmark = pytest.mark.real
 
@@ -47,15 +52,8 @@ SUCCESS_EXCHANGE = [
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubNamespace]:
-    ok, why = available()
-    require(ok, why)
-    require(sys.platform.startswith("linux"), "the namespaces are Linux's")
-    hub = HubNamespace(tmp_path_factory.mktemp("hub"), HubScript())
-    hub.start()
-    try:
+    with running_stand_in(tmp_path_factory.mktemp("hub")) as hub:
         yield hub
-    finally:
-        hub.stop()
 
 
 def _env(tmp_path: Path, path: str, name: str) -> tuple[dict[str, str], Path]:

@@ -517,3 +517,22 @@ def hub_namespace(directory: Path, script: HubScript | None = None) -> Iterator[
 
 if __name__ == "__main__":
     _serve(sys.argv[1])
+
+
+@contextmanager
+def running_stand_in(directory: Path, script: HubScript | None = None) -> Iterator[HubNamespace]:
+    """A stand-in in a namespace of its own, stopped on exit (a pytest fixture's body).
+
+    Fails the test in CI and skips it elsewhere where private namespaces cannot be made.
+    """
+    from tests.support.netns import available
+    from tests.support.require import require
+
+    ok, why = available()
+    require(ok, why)
+    hub = HubNamespace(directory, script or HubScript())
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
