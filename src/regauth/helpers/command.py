@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from regauth.config.settings import CredentialCommand, load_settings
 from regauth.errors import RegauthError
-from regauth.helpers.serve import Backend, BackendError, serve
+from regauth.helpers.serve import BackendError, MintedBackend, serve
 from regauth.registry.address import normalise
 from regauth.sources import command
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["NAME", "CommandBackend", "main"]
 
 NAME = "docker-credential-regauth-command"
-_NOT_IMPLEMENTED = "not implemented"
 
 
 def _rules() -> tuple[CredentialCommand, ...]:
@@ -39,19 +38,10 @@ def _rules() -> tuple[CredentialCommand, ...]:
         raise BackendError(str(exc)) from None
 
 
-class CommandBackend(Backend):
+class CommandBackend(MintedBackend):
     """Credentials minted by configured commands, behind the helper protocol."""
 
     program = NAME
-    exit_fast = True  # the command has been reaped and the cache file written when the reply is
-
-    def add(self, server: str, username: str, secret: str) -> None:
-        """Refused: nothing is stored."""
-        raise BackendError(_NOT_IMPLEMENTED)
-
-    def delete(self, server: str) -> None:
-        """Refused: nothing is stored."""
-        raise BackendError(_NOT_IMPLEMENTED)
 
     def get(self, server: str) -> tuple[str, str] | None:
         """(username, secret) from the first entry covering ``server``; None when none does."""

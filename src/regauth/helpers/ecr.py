@@ -18,7 +18,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from regauth.errors import StoreError
-from regauth.helpers.serve import Backend, BackendError, serve
+from regauth.helpers.serve import BackendError, MintedBackend, serve
 from regauth.sources import cache, ecr
 
 if TYPE_CHECKING:
@@ -27,22 +27,12 @@ if TYPE_CHECKING:
 __all__ = ["NAME", "EcrBackend", "main"]
 
 NAME = "docker-credential-regauth-ecr"
-_NOT_IMPLEMENTED = "not implemented"
 
 
-class EcrBackend(Backend):
+class EcrBackend(MintedBackend):
     """Minted ECR credentials behind the helper protocol."""
 
     program = NAME
-    exit_fast = True  # the ECR client is closed and the cache file written when the reply is
-
-    def add(self, server: str, username: str, secret: str) -> None:
-        """Refused: nothing is stored."""
-        raise BackendError(_NOT_IMPLEMENTED)
-
-    def delete(self, server: str) -> None:
-        """Refused: nothing is stored."""
-        raise BackendError(_NOT_IMPLEMENTED)
 
     def get(self, server: str) -> tuple[str, str] | None:
         """("AWS", token) for an ECR host; None for any other host."""

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import BinaryIO
 
-__all__ = ["Backend", "BackendError", "serve"]
+__all__ = ["NOT_IMPLEMENTED", "Backend", "BackendError", "MintedBackend", "serve"]
+
+#: The answer of a helper that does not store (Docker prints it after a login's store).
+NOT_IMPLEMENTED = "not implemented"
 
 _MAX_ERROR = 500  # characters of an error line: a back-end's message must not flood the caller
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -64,6 +67,24 @@ class Backend:
 
     def close(self) -> None:
         """Release what the actions opened (called once the action is done)."""
+
+
+class MintedBackend(Backend):
+    """A back-end whose credentials are minted, not stored (ECR, credential commands).
+
+    ``store`` and ``erase`` answer ``not implemented``, as amazon-ecr-credential-helper does: a
+    minted credential is nothing a login stores or a logout erases.
+    """
+
+    exit_fast = True  # the back-ends close their clients and write their cache before replying
+
+    def add(self, server: str, username: str, secret: str) -> None:
+        """Refused: nothing is stored."""
+        raise BackendError(NOT_IMPLEMENTED)
+
+    def delete(self, server: str) -> None:
+        """Refused: nothing is stored."""
+        raise BackendError(NOT_IMPLEMENTED)
 
 
 def serve(
