@@ -33,11 +33,13 @@ import ipaddress
 from collections.abc import Iterable
 
 from regauth.errors import UsageError
-from regauth.registry.hubtokens import HUB_TOKEN_KEYS
 
 __all__ = [
+    "ACCESS_TOKEN_KEY",
     "HUB_ENDPOINT_HOST",
     "HUB_KEY",
+    "HUB_TOKEN_KEYS",
+    "REFRESH_TOKEN_KEY",
     "endpoint_host",
     "hostname",
     "in_network",
@@ -55,6 +57,12 @@ HUB_KEY = "https://index.docker.io/v1/"
 
 HUB_ENDPOINT_HOST = "registry-1.docker.io"
 """The host Docker really talks to for Hub logins."""
+
+ACCESS_TOKEN_KEY = "https://index.docker.io/v1/access-token"
+REFRESH_TOKEN_KEY = "https://index.docker.io/v1/refresh-token"
+HUB_TOKEN_KEYS = frozenset({ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY})
+"""The keys under which Docker's web login keeps Hub's OAuth tokens (docs/hub-web-login.md): stored
+beside the Hub login, never registries of their own."""
 
 _HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from regauth.errors import ProtocolError
-from regauth.registry import device
+from regauth.registry.address import ACCESS_TOKEN_KEY, HUB_TOKEN_KEYS, REFRESH_TOKEN_KEY
 from regauth.registry.messages import HttpRequest
 
 __all__ = [
@@ -35,9 +35,6 @@ __all__ = [
     "revoke_request",
 ]
 
-ACCESS_TOKEN_KEY = "https://index.docker.io/v1/access-token"
-REFRESH_TOKEN_KEY = "https://index.docker.io/v1/refresh-token"
-HUB_TOKEN_KEYS = frozenset({ACCESS_TOKEN_KEY, REFRESH_TOKEN_KEY})
 #: The auth kind list and status show for a Hub login made through the web flow.
 AUTH_WEB_LOGIN = "personal access token (web login)"
 #: Docker's public OAuth client id and tenant (docs/hub-web-login.md, "Exchange").
@@ -77,6 +74,8 @@ def jwt_claims(token: str) -> dict[str, object] | None:
 
     Only for display (username, expiry), as Docker reads them: nothing here is trusted.
     """
+    from regauth.registry import device  # loaded only when a web login's token is read
+
     try:
         return device.unverified_claims(token)
     except ProtocolError:
@@ -105,4 +104,6 @@ def jwt_username(token: str) -> str:
 
 def revoke_request(refresh: RefreshToken, url: str = REVOKE_URL) -> HttpRequest:
     """Docker's revoke: ``POST /oauth/revoke`` with form ``client_id``, ``token`` (in that order)."""
+    from regauth.registry import device  # loaded only when a refresh token is revoked
+
     return device.revoke_request(url, refresh.client_id, refresh.token)

@@ -48,7 +48,6 @@ from regauth.config.settings import load_settings, settings_path
 from regauth.credentials import Credentials
 from regauth.errors import ConfigError, StoreError
 from regauth.registry.address import normalise
-from regauth.sources import dynamic
 from regauth.stores.base import Store
 from regauth.stores.file import find_entry_key
 from regauth.stores.resolve import StoreChoice, choose_store, open_store
@@ -205,6 +204,8 @@ def docker_config_credentials(
 def _find_in(source: Source, key: str, path: str) -> Found | None:
     if source.kind == MINTED:
         settings = load_settings()
+        from regauth.sources import dynamic  # the command runner and cache: only when minting
+
         creds = dynamic.minted(key, settings=settings)
         if creds is None:
             return None
@@ -317,6 +318,8 @@ class _Minting:
     """Minted credentials seen as a read-only store: ``get`` mints (or reads the cache)."""
 
     def get(self, server: str) -> Credentials | None:
+        from regauth.sources import dynamic
+
         return dynamic.minted(server)
 
     def store(self, creds: Credentials) -> None:
@@ -326,12 +329,16 @@ class _Minting:
         return False
 
     def list(self) -> dict[str, str]:
+        from regauth.sources import dynamic
+
         return {entry.key: entry.username for entry in dynamic.available()}
 
 
 def _minted_listed() -> list[Listed]:
     """Minted credentials without minting any: cached ones, and exact credential-commands
     registries whose credentials are minted when asked for (module docstring)."""
+    from regauth.sources import dynamic
+
     try:
         entries = dynamic.available()
     except ConfigError as exc:
@@ -350,6 +357,8 @@ def mintable(key: str) -> Listed | None:
     a registry the listing leaves out, e.g. an ECR host with nothing cached, that ``status`` names.
     Raises ConfigError for a broken settings file.
     """
+    from regauth.sources import dynamic
+
     source = dynamic.source_of(key)
     return None if source is None else Listed(key, "", MINTED, source, helper=_Minting())
 
