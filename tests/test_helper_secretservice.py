@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -396,6 +398,46 @@ def test_unusable_bus_address(address: str) -> None:
     """Transports jeepney cannot use, a missing socket, a malformed address: one line, exit 1."""
     code, out = _helper("get", b"h.test", {"DBUS_SESSION_BUS_ADDRESS": address})
     assert code == 1 and out.count("\n") == 1 and out.startswith("cannot reach the D-Bus session bus: ")
+
+
+def _without_bus_address(env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus the process environment, minus DBUS_SESSION_BUS_ADDRESS."""
+    merged = dict(os.environ, **env)
+    merged.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    return merged
+
+
+def test_user_bus_socket_when_no_address_is_set(
+    secretservice_env: dict[str, str], tmp_path: Path  # noqa: F811
+) -> None:
+    """No DBUS_SESSION_BUS_ADDRESS: the bus is found at $XDG_RUNTIME_DIR/bus, as GLib (and so the
+    Go helper) finds it; both helpers then read what the other stored."""
+    require(shutil.which("docker-credential-secretservice") is not None, "Go secretservice helper missing")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    (runtime / "bus").symlink_to(secretservice_env["DBUS_SESSION_BUS_ADDRESS"].removeprefix("unix:path="))
+    env = _without_bus_address({**secretservice_env, "XDG_RUNTIME_DIR": str(runtime)})
+    server = "user-bus.test"
+    ours = subprocess.run([HELPER, "store"], input=_creds(server, "u", "s-ours"), env=env,
+                          capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert ours.returncode == 0, ours.stdout
+    go = subprocess.run(["docker-credential-secretservice", "get"], input=server.encode(), env=env,
+                        capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert go.returncode == 0 and json.loads(go.stdout)["Secret"] == "s-ours"
+    assert subprocess.run([HELPER, "erase"], input=server.encode(), env=env, capture_output=True,
+                          timeout=60, check=False).returncode == 0  # fmt: skip
+
+
+def test_no_bus_at_all_is_one_line(tmp_path: Path) -> None:
+    """Neither an address nor a user bus socket: one line saying both are missing."""
+    env = _without_bus_address({"XDG_RUNTIME_DIR": str(tmp_path)})
+    done = subprocess.run([HELPER, "get"], input=b"h.test", env=env, capture_output=True, timeout=60,
+                          check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout.decode() == (
+        "cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset "
+        "and $XDG_RUNTIME_DIR/bus is no socket\n"
+    )
 
 
 def test_without_jeepney() -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,18 @@ from regauth.helpers.serve import Backend, BackendError, serve
 from regauth.stores.wire import LABEL
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
-__all__ = ["ALGORITHM_DH", "ALGORITHM_PLAIN", "NAME", "SCHEMA", "SecretServiceBackend", "Session", "main"]
+__all__ = [
+    "ALGORITHM_DH",
+    "ALGORITHM_PLAIN",
+    "NAME",
+    "SCHEMA",
+    "SecretServiceBackend",
+    "Session",
+    "main",
+    "session_bus_address",
+]
 
 NAME = "docker-credential-regauth-secretservice"
 SCHEMA = "io.docker.Credentials"
@@ -153,6 +163,26 @@ def _have_cryptography() -> bool:
     return True
 
 
+def session_bus_address(environ: Mapping[str, str]) -> str:
+    """The session bus address as GLib (and so Docker's Go helper) finds it, or "".
+
+    ``$DBUS_SESSION_BUS_ADDRESS``, else the user bus socket ``$XDG_RUNTIME_DIR/bus`` that systemd
+    and dbus-broker provide, when it is a socket.
+    """
+    address = environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+    if address:
+        return address
+    runtime = environ.get("XDG_RUNTIME_DIR", "")
+    if not runtime:
+        return ""
+    path = os.path.join(runtime, "bus")
+    try:
+        is_socket = stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return ""
+    return f"unix:path={path}" if is_socket else ""
+
+
 class SecretServiceBackend(Backend):
     """Docker credentials as Secret Service items (session bus from the environment).
 
@@ -178,9 +208,12 @@ class SecretServiceBackend(Backend):
             raise BackendError(
                 "the jeepney package is missing: pip install 'regauth[secretservice]'"
             ) from None
-        address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+        address = session_bus_address(os.environ)
         if not address:
-            raise BackendError("cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset")
+            raise BackendError(
+                "cannot reach the D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset "
+                "and $XDG_RUNTIME_DIR/bus is no socket"
+            )
         try:
             self._conn = open_dbus_connection(address, auth_timeout=_TIMEOUT)
         except (OSError, ValueError, RuntimeError) as exc:  # no socket, refused, bad address
