@@ -17,9 +17,9 @@ Every name is loaded on first use (PEP 562), so ``import regauth.helpers.pass_``
 
 from __future__ import annotations
 
-from ._version import __version__
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the helpers start-up time
+from ._version import __version__
 
 if TYPE_CHECKING:
     from .api.inventory import LoginInfo, StatusResult, list_logins, status

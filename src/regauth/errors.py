@@ -16,7 +16,8 @@ No message of any of these ever contains a secret.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from datetime import datetime
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from typing import Any
 

@@ -27,6 +27,7 @@ import contextlib
 import os
 import stat
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from regauth.config.document import dumps, loads
 from regauth.config.lock import LockUnavailableError, file_lock
@@ -35,7 +36,6 @@ from regauth.config.save import describe_os_error, make_dirs, refuse_dangling, w
 from regauth.config.schema import decode_auth, encode_auth, entry_credentials, validate
 from regauth.errors import ConfigError
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any

@@ -13,10 +13,10 @@ import errno
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from regauth.errors import ConfigError
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from collections.abc import Iterator
 

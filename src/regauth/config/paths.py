@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

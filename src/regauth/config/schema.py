@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
 from regauth.config.document import quote
 from regauth.credentials import Credentials
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any

@@ -41,12 +41,12 @@ import os
 import shlex
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from regauth.config.document import loads
 from regauth.errors import ConfigError, UsageError
 from regauth.registry.address import HUB_KEY, normalise
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

@@ -45,6 +45,7 @@ import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from regauth.config.settings import CredentialCommand
 from regauth.credentials import Credentials
@@ -52,7 +53,6 @@ from regauth.errors import ExpiredError, StoreError
 from regauth.registry.address import HUB_KEY
 from regauth.sources import cache
 
-TYPE_CHECKING = False  # typing is not imported at run time; these names are for the type checker
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
