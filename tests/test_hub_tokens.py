@@ -43,6 +43,7 @@ from regauth.registry.hubtokens import (
     revoke_request,
 )
 from tests.cliutil import b64, read_config, regauth
+from tests.support.hubstandin import client_env
 
 USER = "hubuser"
 PAT = "dckr_pat_0123456789abcdefghijklmnopq"
@@ -410,27 +411,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield stand_in
 
 
-def _client_env(tmp_path: Path, name: str, path: str) -> tuple[dict[str, str], Path]:
-    home = tmp_path / name / "home"
-    config = tmp_path / name / "docker"
-    for directory in (home, config):
-        directory.mkdir(parents=True)
-    env = {
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(config),
-        "PATH": path,
-        "LANG": "C.UTF-8",
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-    }
-    if "PYTHONPATH" in os.environ:  # the regauth under test, when it is not the installed one
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    return env, config
-
-
 def _logout(hub: Any, client: str, tmp_path: Path, docker_only_path: str) -> tuple[Any, Path]:
-    env, config = _client_env(tmp_path, client, docker_only_path)
+    env, config = client_env(tmp_path, client, docker_only_path)
     seed_file(config)
     ours = [sys.executable, "-m", "regauth"]
     argv = [os.path.join(docker_only_path, "docker")] if client == "docker" else ours
@@ -503,7 +485,7 @@ def test_status_sends_only_the_pat_to_the_registry(hub: Any, tmp_path: Path, doc
     from tests.support.hubstandin import HubScript
 
     hub.restart(HubScript(passwords={USER: PAT}))
-    env, config = _client_env(tmp_path, "status", docker_only_path)
+    env, config = client_env(tmp_path, "status", docker_only_path)
     seed_file(config, {k: v for k, v in web_entries().items()})
     cfg = read_config(config)
     del cfg["auths"][OTHER]
@@ -537,7 +519,7 @@ def test_logout_differential_rows(case: str, hub: Any, tmp_path: Path, docker_on
     script.chmod(0o755)
     ends: dict[str, tuple[Any, dict[str, Any], list[Any], list[str]]] = {}
     for client in ("docker", "regauth"):
-        env, config = _client_env(tmp_path, client, f"{helper_dir}{os.pathsep}{docker_only_path}")
+        env, config = client_env(tmp_path, client, f"{helper_dir}{os.pathsep}{docker_only_path}")
         store = tmp_path / client / "store.json"
         env["JSONSTORE"] = str(store)
         if case == "refresh without client id":

@@ -27,6 +27,7 @@ from tests.support.hubstandin import (
     CLIENT_ID,
     HubNamespace,
     HubScript,
+    client_env,
     fingerprint,
     jwt_claims,
     running_stand_in,
@@ -57,19 +58,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubNamespace]:
 
 
 def _env(tmp_path: Path, path: str, name: str) -> tuple[dict[str, str], Path]:
-    home = tmp_path / name / "home"
-    config = tmp_path / name / "docker"
-    config.mkdir(parents=True)
-    home.mkdir()
-    env = {
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(config),
-        "PATH": path,
-        "LANG": "C.UTF-8",
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-    }
-    return env, config
+    return client_env(tmp_path, name, path)
 
 
 def _regauth() -> list[str]:

@@ -536,3 +536,26 @@ def running_stand_in(directory: Path, script: HubScript | None = None) -> Iterat
         yield hub
     finally:
         hub.stop()
+
+
+def client_env(tmp_path: Path, name: str, path: str) -> tuple[dict[str, str], Path]:
+    """A fresh home and Docker config directory for client ``name`` (docker or regauth), and the
+    environment that points it there with ``path`` as PATH; (env, config directory)."""
+    import os
+
+    home = tmp_path / name / "home"
+    config = tmp_path / name / "docker"
+    for directory in (home, config):
+        directory.mkdir(parents=True)
+    env = {
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(config),
+        "PATH": path,
+        "LANG": "C.UTF-8",
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+    }
+    if "PYTHONPATH" in os.environ:  # the regauth under test, when it is not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env, config
