@@ -3,7 +3,8 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := docker-registry golang-docker-credential-helpers pass gnupg gnome-keyring dbus \
-	dbus-user-session libsecret-tools libglib2.0-bin skopeo podman apache2-utils openssl curl zsh fish python3-venv
+	dbus-user-session libsecret-tools libglib2.0-bin skopeo podman apache2-utils openssl curl zsh fish python3-venv \
+	nodejs
 
 .PHONY: help apt venv install lint test test-fast test-pythons demo fuzz reliability-report bench clean
 
