@@ -32,6 +32,7 @@ RANKS = {
     "regauth.credentials": 0,
     "regauth._version": 0,
     "regauth._exit": 0,
+    "regauth.timestamps": 0,
     "regauth.registry": 1,
     "regauth.config": 2,
     "regauth.sources": 3,

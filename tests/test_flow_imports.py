@@ -38,6 +38,7 @@ ALLOWED = {
     "urllib.parse",
     "regauth.credentials",
     "regauth.errors",
+    "regauth.timestamps",
 }
 # Modules that do I/O, and the regauth packages that do it: the core loads none of them.
 NO_IO = [

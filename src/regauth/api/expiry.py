@@ -15,12 +15,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from regauth.timestamps import rfc3339
+
 __all__ = ["describe", "rfc3339"]
-
-
-def rfc3339(when: datetime) -> str:
-    """``when`` as RFC 3339 UTC to the second, e.g. ``2026-12-05T18:30:00Z``."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def describe(when: datetime, now: datetime | None = None) -> str:

@@ -22,6 +22,7 @@ from regauth.credentials import Credentials, redact
 from regauth.errors import AuthError, ProtocolError, UsageError
 from regauth.registry.challenge import parse_www_authenticate
 from regauth.registry.messages import HttpRequest, HttpResponse, SplitUrl, form_encode, split_url
+from regauth.timestamps import parse_rfc3339
 
 __all__ = [
     "MAX_BODY",
@@ -57,10 +58,6 @@ _BEARER_ERRORS = {"invalid_token": "UNAUTHORIZED", "insufficient_scope": "DENIED
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, DEL, C1, line/paragraph separators
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # what may follow "Bearer " in an Authorization header
-# RFC 3339 date-time (section 5.6), ASCII digits only: date, time, fraction, zone.
-_RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,24 +204,8 @@ def token_refresh_request(
 
 
 def _parse_time(value: object) -> datetime | None:
-    """An RFC 3339 ``issued_at`` as an aware datetime (cut to microseconds), else None.
-
-    ``datetime.fromisoformat`` reads the normalised text: before Python 3.11 it accepts neither
-    ``Z`` nor more than six fraction digits.  The pattern bounds the fraction to nine digits, so
-    a hostile value costs nothing.
-    """
-    if not isinstance(value, str):
-        return None
-    match = _RFC3339.fullmatch(value)
-    if match is None:
-        return None
-    date, time, fraction, zone = match.groups()
-    microseconds = (fraction or "")[:6].ljust(6, "0")
-    offset = "+00:00" if zone in ("Z", "z") else zone
-    try:
-        return datetime.fromisoformat(f"{date}T{time}.{microseconds}{offset}")
-    except ValueError:  # a month 13, a February 30, an offset of 24 hours...
-        return None
+    """An RFC 3339 ``issued_at`` as an aware datetime, else None."""
+    return parse_rfc3339(value) if isinstance(value, str) else None
 
 
 def _expires(value: object) -> int:

@@ -27,8 +27,9 @@ from regauth.config.paths import cache_dir
 from regauth.config.save import make_dirs, write_atomic
 from regauth.credentials import Credentials
 from regauth.errors import ConfigError
+from regauth.timestamps import parse_rfc3339, rfc3339
 
-__all__ = ["MARGIN", "entries", "format_time", "load", "parse_time", "save"]
+__all__ = ["MARGIN", "entries", "load", "save"]
 
 #: How long before its expiry a cached credential stops being reused, so that a credential handed
 #: out still works for a pull or push that starts now.
@@ -36,20 +37,6 @@ MARGIN = timedelta(minutes=5)
 
 _SUBDIR = "credentials"
 _SUFFIX = ".json"
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``, to the second."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """Inverse of :func:`format_time` (any RFC 3339 offset accepted); ValueError when malformed."""
-    # datetime.fromisoformat reads a trailing "Z" only from Python 3.11 on.
-    value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    if value.tzinfo is None:
-        raise ValueError("no time zone")
-    return value.astimezone(timezone.utc)
 
 
 def _directory() -> str | None:
@@ -76,9 +63,8 @@ def _read(path: str) -> dict[str, str] | None:
 
 
 def _credentials(fields: dict[str, str], margin: timedelta, now: datetime | None) -> Credentials | None:
-    try:
-        expires_at = parse_time(fields["expires_at"])
-    except ValueError:
+    expires_at = parse_rfc3339(fields["expires_at"])
+    if expires_at is None:
         return None
     if (now or datetime.now(timezone.utc)) + margin >= expires_at:
         return None
@@ -115,7 +101,7 @@ def save(source: str, key: str, creds: Credentials) -> bool:
         "server": key,
         "username": creds.username,
         "secret": creds.password,
-        "expires_at": format_time(creds.expires_at),
+        "expires_at": rfc3339(creds.expires_at),
     }
     try:
         make_dirs(directory)

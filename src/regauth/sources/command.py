@@ -52,6 +52,7 @@ from regauth.credentials import Credentials
 from regauth.errors import ExpiredError, StoreError
 from regauth.registry.address import HUB_KEY
 from regauth.sources import cache
+from regauth.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -167,7 +168,7 @@ def mint(rule: CredentialCommand, key: str, *, now: datetime | None = None) -> C
         username=creds.username, password=creds.password, server=key, expires_at=creds.expires_at
     )
     if creds.expires_at is not None and creds.expired(started):
-        when = cache.format_time(creds.expires_at)
+        when = rfc3339(creds.expires_at)
         message = f"{_label(rule, key)}: printed a credential that expired at {when}"
         raise ExpiredError(message, creds.expires_at)
     if cache.save(source, key, creds):
