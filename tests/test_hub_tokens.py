@@ -136,6 +136,14 @@ def seed_helper(config: Path, store: Path, *, cred_helpers: bool = False, **entr
     (config / "config.json").write_text(json.dumps(doc, indent="\t"))
 
 
+def seed_store(store: str, config: Path, helper: Path) -> None:
+    """Docker's web-login entries in the file store, or behind ``helper`` as credsStore or credHelpers."""
+    if store == "file":
+        seed_file(config)
+    else:
+        seed_helper(config, helper, cred_helpers=store == "credHelpers")
+
+
 def helper_calls(store: Path) -> list[str]:
     log = Path(f"{store}.log")
     return log.read_text().splitlines() if log.exists() else []
@@ -265,10 +273,7 @@ def test_get_returns_the_personal_access_token(isolated_env: Any) -> None:
 def test_status_checks_the_hub_login_once(
     store: str, isolated_env: Any, helper: Path, no_network: None
 ) -> None:
-    if store == "file":
-        seed_file(isolated_env.docker_config)
-    else:
-        seed_helper(isolated_env.docker_config, helper)
+    seed_store(store, isolated_env.docker_config, helper)
     results = status(timeout=5)
     assert [r.login.server for r in results] == [HUB_KEY, OTHER]
     hub = results[0]
@@ -282,10 +287,7 @@ def test_status_checks_the_hub_login_once(
 
 @pytest.mark.parametrize("store", ["file", "helper"])
 def test_export_carries_the_personal_access_token_only(store: str, isolated_env: Any, helper: Path) -> None:
-    if store == "file":
-        seed_file(isolated_env.docker_config)
-    else:
-        seed_helper(isolated_env.docker_config, helper)
+    seed_store(store, isolated_env.docker_config, helper)
     logins = collect_credentials()
     assert sorted(logins) == sorted([HUB_KEY, OTHER])
     assert logins[HUB_KEY].password == PAT and logins[HUB_KEY].expires_at is None
@@ -307,10 +309,7 @@ def test_logout_erases_all_three_and_warns_when_revoke_fails(
     store: str, isolated_env: Any, helper: Path, no_network: None
 ) -> None:
     config = isolated_env.docker_config
-    if store == "file":
-        seed_file(config)
-    else:
-        seed_helper(config, helper, cred_helpers=store == "credHelpers")
+    seed_store(store, config, helper)
     outcome = logout()
     assert outcome.ok
     assert len(outcome.warnings) == 1 and outcome.warnings[0].startswith(f"{REVOKE_FAILED}: ")
@@ -357,10 +356,7 @@ def test_logout_all_removes_the_tokens_without_listing_them(
     store: str, isolated_env: Any, helper: Path, no_network: None
 ) -> None:
     config = isolated_env.docker_config
-    if store == "file":
-        seed_file(config)
-    else:
-        seed_helper(config, helper)
+    seed_store(store, config, helper)
     run = regauth("logout", "--all")
     assert run.code == 0, run.err
     assert "access-token" not in run.out and "refresh-token" not in run.out
