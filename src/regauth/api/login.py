@@ -17,8 +17,7 @@ from regauth.credentials import Credentials
 from regauth.errors import UsageError
 from regauth.registry.address import normalise
 from regauth.registry.flow import LoginResult, login_flow
-from regauth.stores.file import file_entry, marker_entry
-from regauth.stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
+from regauth.stores.resolve import Placement, place
 from regauth.transport.realms import remember, remembered
 
 if TYPE_CHECKING:
@@ -163,37 +162,14 @@ def login(
         identity_token=token,
         server=key,
     )
-    chosen: list[StoreChoice] = []
-    detected: list[str | None] = []
-    rejected: list[str] = []
+    placed: list[Placement] = []
 
     def change(cfg: ConfigFile) -> bool:
-        choice = choose_store(cfg, key)
-        new_store = ""
-        if choice.helper is None and not cfg.contains_auth():
-            helper, reasons = detect_default_store()
-            rejected.extend(reasons)
-            if helper is not None:
-                choice = StoreChoice(helper, "credsStore")
-                new_store = helper
-                detected.append(helper)
-        chosen.append(choice)
-        existing = cfg.auths().get(key)
-        if choice.helper is None:
-            entry = file_entry(final, existing)
-        else:
-            open_store(choice, path).store(final)
-            entry = marker_entry(existing)
-        changed = existing != entry
-        if changed:
-            cfg.set_auth(key, entry)
-        if new_store:
-            cfg.set_key("credsStore", new_store)
-            changed = True
-        return changed
+        placed.append(place(cfg, path, key, [final]))
+        return placed[-1].changed
 
     saved = update_config(path, change)
-    choice = chosen[-1]
+    choice = placed[-1].choice
     return LoginOutcome(
         server=key,
         username=final.username,
@@ -202,7 +178,7 @@ def login(
         verified=checked.verified,
         identity_token=bool(token),
         plaintext=choice.helper is None and bool(final.password),
-        detected_store=detected[-1] if detected else None,
-        rejected_defaults=tuple(rejected),
+        detected_store=placed[-1].detected,
+        rejected_defaults=placed[-1].rejected,
         tightened_from=saved.tightened_from,
     )

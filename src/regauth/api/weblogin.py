@@ -45,8 +45,7 @@ from regauth.registry.hubtokens import (
 )
 from regauth.registry.messages import HttpRequest
 from regauth.registry.token import status_line
-from regauth.stores.file import file_entry, marker_entry
-from regauth.stores.resolve import StoreChoice, choose_store, detect_default_store, open_store
+from regauth.stores.resolve import StoreChoice, open_store, place
 
 if TYPE_CHECKING:
     from regauth.transport.session import Session
@@ -146,27 +145,7 @@ def _store_tokens(path: str, entries: list[Credentials], chosen: list[StoreChoic
     the store is appended to ``chosen`` before anything is written to it."""
 
     def change(cfg: ConfigFile) -> bool:
-        choice = choose_store(cfg, HUB_KEY)
-        changed = False
-        if choice.helper is None and not cfg.contains_auth():
-            helper, _reasons = detect_default_store()
-            if helper is not None:
-                choice = StoreChoice(helper, "credsStore")
-                cfg.set_key("credsStore", helper)
-                changed = True
-        chosen.append(choice)
-        store = open_store(choice, path) if choice.helper is not None else None
-        for creds in entries:
-            existing = cfg.auths().get(creds.server)
-            if store is None:
-                entry = file_entry(creds, existing)
-            else:
-                store.store(creds)
-                entry = marker_entry(existing)
-            if existing != entry:
-                cfg.set_auth(creds.server, entry)
-                changed = True
-        return changed
+        return place(cfg, path, HUB_KEY, entries, before_write=chosen.append).changed
 
     update_config(path, change)
 

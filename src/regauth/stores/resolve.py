@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from regauth.config.file import ConfigFile
+from regauth.credentials import Credentials
 from regauth.errors import ConfigError
 from regauth.stores.base import Store
-from regauth.stores.file import FileStore
+from regauth.stores.file import FileStore, file_entry, marker_entry
 from regauth.stores.helper import HelperStore
 
 __all__ = [
     "DEFAULT_CANDIDATES",
+    "Placement",
     "StoreChoice",
     "choose_store",
     "detect_default_store",
     "open_store",
+    "place",
 ]
 
 #: Docker's default helper candidates per platform, in order.
@@ -160,3 +163,59 @@ def detect_default_store(
             return name, reasons
         reasons.append(f"{name}: {why}")
     return None, reasons
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where :func:`place` put credentials.
+
+    ``detected``: the default helper it chose and recorded as ``credsStore``, if any; ``rejected``:
+    why the other default candidates cannot serve; ``changed``: whether ``cfg`` needs saving.
+    """
+
+    choice: StoreChoice
+    detected: str | None = None
+    rejected: tuple[str, ...] = ()
+    changed: bool = False
+
+
+def place(
+    cfg: ConfigFile,
+    path: str,
+    store_key: str,
+    entries: Sequence[Credentials],
+    before_write: Callable[[StoreChoice], None] | None = None,
+) -> Placement:
+    """Store ``entries`` (each under its ``server`` key) where Docker stores a login to ``store_key``.
+
+    That is ``credHelpers``, else ``credsStore``, else, in a config.json with no logins and no store,
+    the default helper :func:`detect_default_store` finds (recorded as ``credsStore``, as Docker
+    records it at a first login), else the file store.  A helper gets the secret and ``auths`` a
+    ``{}`` marker.  ``cfg`` is changed in memory only; ``before_write`` hears the store first.
+    Raises StoreError when the helper fails.
+    """
+    choice = choose_store(cfg, store_key)
+    detected: str | None = None
+    rejected: tuple[str, ...] = ()
+    changed = False
+    if choice.helper is None and not cfg.contains_auth():
+        helper, reasons = detect_default_store()
+        rejected = tuple(reasons)
+        if helper is not None:
+            choice, detected = StoreChoice(helper, "credsStore"), helper
+            cfg.set_key("credsStore", helper)
+            changed = True
+    if before_write is not None:
+        before_write(choice)
+    store = open_store(choice, path) if choice.helper is not None else None
+    for creds in entries:
+        existing = cfg.auths().get(creds.server)
+        if store is None:
+            entry = file_entry(creds, existing)
+        else:
+            store.store(creds)
+            entry = marker_entry(existing)
+        if existing != entry:
+            cfg.set_auth(creds.server, entry)
+            changed = True
+    return Placement(choice, detected, rejected, changed)
